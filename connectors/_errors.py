@@ -1,0 +1,71 @@
+"""One family of connector errors, so callers never see httpx or a vendor's error body."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors._record import SystemName
+
+
+class ConnectorError(Exception):
+    """Base of every error a connector raises."""
+
+    #: Whether the same call may succeed if made again later.
+    transient: bool = False
+
+    def __init__(
+        self,
+        system: SystemName | str,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{system}: {message}")
+        self.system = SystemName(system)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.details = dict(details or {})
+
+
+class SourceUnavailable(ConnectorError):
+    """The system could not be reached or answered with a server error after retries."""
+
+    transient = True
+
+
+class SourceTimeout(SourceUnavailable):
+    """The system did not answer within the configured timeout."""
+
+
+class RateLimited(ConnectorError):
+    """The system throttled us and retries did not get through."""
+
+    transient = True
+
+    def __init__(self, system: SystemName | str, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(system, message, **kw)
+        self.retry_after = retry_after
+
+
+class AuthenticationFailed(ConnectorError):
+    """Credentials were refused (after one token refresh, where the system has one)."""
+
+
+class RecordNotFound(ConnectorError):
+    """The record does not exist (or no longer exists) in the system."""
+
+
+class VersionConflict(ConnectorError):
+    """The concurrency token sent with a write is stale: someone else wrote first."""
+
+
+class DuplicateRecord(ConnectorError):
+    """The system refuses the write because a record with the same unique name exists."""
+
+
+class SourceRejected(ConnectorError):
+    """The system refused the request as invalid (a permanent failure)."""

@@ -1,0 +1,52 @@
+"""Credentials of the local simulators: random per data dir, created on first start.
+
+They live in a file (never in code) so the gateway can be pointed at the sandbox
+exactly as it is pointed at a real tenant: by configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import uuid
+from pathlib import Path
+
+from pydantic import BaseModel
+
+
+class SandboxCredentials(BaseModel):
+    sharepoint_tenant: str
+    sharepoint_client_id: str
+    sharepoint_client_secret: str
+    sharepoint_site_id: str
+    teamwork_api_key: str
+    quickbooks_client_id: str
+    quickbooks_client_secret: str
+    quickbooks_realm_id: str
+    quickbooks_refresh_token: str
+
+    @classmethod
+    def generate(cls) -> SandboxCredentials:
+        return cls(
+            sharepoint_tenant="c360sandbox.onmicrosoft.com",
+            sharepoint_client_id=str(uuid.uuid4()),
+            sharepoint_client_secret=secrets.token_urlsafe(24),
+            sharepoint_site_id=f"c360sandbox.sharepoint.com,{uuid.uuid4()},{uuid.uuid4()}",
+            teamwork_api_key=f"twp_{secrets.token_urlsafe(24)}",
+            quickbooks_client_id=f"AB{secrets.token_hex(20)}",
+            quickbooks_client_secret=secrets.token_urlsafe(30),
+            quickbooks_realm_id=str(9130000000000000 + secrets.randbelow(10**15)),
+            quickbooks_refresh_token=f"AB11{secrets.token_urlsafe(36)}",
+        )
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> SandboxCredentials:
+        if path.exists():
+            return cls.model_validate_json(path.read_text())
+        creds = cls.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(creds.model_dump(), fh, indent=2)
+        return creds

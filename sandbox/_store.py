@@ -1,0 +1,125 @@
+"""Simulator state: records kept in memory for speed, written through to one SQLite file per system.
+
+Each record is a JSON document in its system's *stored* shape (see `sandbox/STORAGE.md`);
+the simulators turn it into their wire shape on the way out.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    collection TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (collection, id)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Collection:
+    """An id-ordered set of JSON records of one kind (customers, invoices, ...)."""
+
+    def __init__(self, store: Store, name: str, rows: dict[int, dict[str, Any]]) -> None:
+        self._store = store
+        self.name = name
+        self._rows = rows
+        self._next_id = (max(rows) + 1) if rows else 1
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, record_id: int) -> dict[str, Any] | None:
+        return self._rows.get(record_id)
+
+    def all(self) -> Iterator[dict[str, Any]]:
+        """Records in ascending id order (paging relies on a stable order)."""
+        for key in sorted(self._rows):
+            yield self._rows[key]
+
+    def ids(self) -> list[int]:
+        return sorted(self._rows)
+
+    def allocate_id(self) -> int:
+        record_id = self._next_id
+        self._next_id += 1
+        return record_id
+
+    def put(self, record_id: int, data: dict[str, Any]) -> None:
+        self._rows[record_id] = data
+        self._next_id = max(self._next_id, record_id + 1)
+        self._store._write([(self.name, record_id, data)])
+
+    def put_many(self, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
+        batch = []
+        for record_id, data in rows:
+            self._rows[record_id] = data
+            self._next_id = max(self._next_id, record_id + 1)
+            batch.append((self.name, record_id, data))
+        self._store._write(batch)
+
+    def delete(self, record_id: int) -> None:
+        self._rows.pop(record_id, None)
+        self._store._delete(self.name, record_id)
+
+
+class Store:
+    """All collections of one simulator. `path=None` keeps everything in memory only."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path) if self.path else ":memory:", check_same_thread=False)
+        self._db.executescript(_SCHEMA)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._lock = threading.Lock()
+        self._collections: dict[str, Collection] = {}
+
+    def collection(self, name: str) -> Collection:
+        if name not in self._collections:
+            rows = {
+                record_id: orjson.loads(data)
+                for record_id, data in self._db.execute(
+                    "SELECT id, data FROM records WHERE collection = ? ORDER BY id", (name,)
+                )
+            }
+            self._collections[name] = Collection(self, name, rows)
+        return self._collections[name]
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def clear(self) -> None:
+        """Drop every record (a fresh, empty system)."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM records")
+        self._collections.clear()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write(self, batch: list[tuple[str, int, dict[str, Any]]]) -> None:
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO records (collection, id, data) VALUES (?, ?, ?)",
+                [(c, i, orjson.dumps(d)) for c, i, d in batch],
+            )
+
+    def _delete(self, collection: str, record_id: int) -> None:
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM records WHERE collection = ? AND id = ?", (collection, record_id))
