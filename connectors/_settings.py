@@ -10,7 +10,7 @@ class UpstreamLimits(BaseModel):
 
     timeout_s: float = Field(10.0, gt=0, description="Read/write timeout of one HTTP request.")
     connect_timeout_s: float = Field(2.0, gt=0, description="TCP connect timeout.")
-    max_attempts: int = Field(6, ge=1, description="Attempts of one idempotent call, the first included.")
+    max_attempts: int = Field(8, ge=1, description="Attempts of one idempotent call, the first included.")
     backoff_base_s: float = Field(0.1, ge=0, description="First retry delay; doubles each attempt.")
     backoff_max_s: float = Field(10.0, ge=0, description="Cap of one computed retry delay.")
     retry_after_max_s: float = Field(120.0, ge=0, description="Longest Retry-After we agree to wait.")
