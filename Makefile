@@ -1,0 +1,48 @@
+# c360 — the two commands a new user runs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: demo test test-fast install install-dev system-deps bench schema clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# Re-install only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) install -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## make demo: simulators with generated data, SQLite, initial match, gateway; prints the GraphiQL URL.
+demo: install
+	$(VENV)/bin/c360 demo
+
+## System packages the suite needs (PostgreSQL, Redis, Chromium); installed as root when missing.
+system-deps:
+	@bash .ci/system-deps.sh
+
+## make test: the whole suite (slow fault/scale tests included).
+test: system-deps install-dev
+	$(PY) -m pytest
+
+## While iterating: skip the slow fault/scale tests.
+test-fast: install-dev
+	$(PY) -m pytest -m "not slow"
+
+schema: install
+	$(VENV)/bin/c360 export-schema
+
+bench: install-dev
+	$(PY) -m bench.generate --customers 100000
+
+clean:
+	rm -rf $(VENV) .c360 .pytest_cache *.egg-info

@@ -1,0 +1,53 @@
+"""Progress bars and tables for long CLI work (generate, match): people look, they do not read logs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+
+
+@contextmanager
+def staged_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A callback `(stage, done, total)` that draws one bar per stage."""
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    )
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total or None)
+        progress.update(tasks[stage], completed=done, total=total or None)
+
+    with progress:
+        yield update
+
+
+@contextmanager
+def counting_progress(labels: list[str]) -> Iterator[Callable[[str, int], None]]:
+    """A callback `(label, count)` for streams of unknown length (records read per system)."""
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description:<28}"), TextColumn("{task.completed:>9,} records"),
+                        TimeElapsedColumn(), console=console)
+    tasks = {label: progress.add_task(f"reading {label}", total=None) for label in labels}
+
+    def update(label: str, count: int) -> None:
+        progress.update(tasks[label], completed=count)
+
+    with progress:
+        yield update
+
+
+def figures_table(title: str, rows: Mapping[str, object]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for key, value in rows.items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    return table

@@ -1,0 +1,239 @@
+"""`c360`: serve the gateway, run the demo and the sandbox, match, export."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+import uvicorn
+
+from gateway._console import console, counting_progress, figures_table, staged_progress
+from gateway.config import Settings
+from gateway.logging_setup import configure_logging
+
+app = typer.Typer(help="c360: one live Customer 360 over SharePoint, Teamwork and QuickBooks.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Local simulators of the three systems.", invoke_without_command=True)
+xref_app = typer.Typer(help="The cross-reference index.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(xref_app, name="xref")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's ValidationError: say what is wrong, no traceback
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _require_free(host: str, port: int, what: str, variable: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sock.connect_ex((host, port)) == 0:
+            console.print(f"[red]{what}: port {port} on {host} is already in use[/red] (set {variable} to another port)")
+            raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Listen address (default C360_HOST).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Listen port (default C360_PORT).")] = None,
+) -> None:
+    """Serve the gateway (GraphQL and GraphiQL at /graphql)."""
+    from gateway.app import create_app
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    host, port = host or settings.host, port or settings.port
+    console.print(f"GraphiQL: [bold]http://{host}:{port}/graphql[/bold]")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+def _generate(settings: Settings, customers: int, seed: int) -> None:
+    from sandbox.generate import generate
+    from sandbox.runtime import credentials_for
+
+    with staged_progress() as progress:
+        summary = generate(
+            settings.data_dir, customers=customers, seed=seed, credentials=credentials_for(settings.data_dir),
+            progress=progress,
+        )
+    rows = {k: v for k, v in dataclasses.asdict(summary).items() if isinstance(v, (int, float, str))}
+    console.print(figures_table(f"Generated {customers:,} customers (seed {seed})", rows))
+
+
+@sandbox_app.callback()
+def sandbox(
+    ctx: typer.Context,
+    latency_ms: Annotated[float, typer.Option(help="Added latency of every simulated API call.")] = 0.0,
+    documented_limits: Annotated[
+        bool, typer.Option(help="Throttle at the documented rate limits (Teamwork 150/min, QuickBooks 500/min, 10 concurrent).")
+    ] = False,
+) -> None:
+    """Serve the three simulators (generates demo data on first start)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sandbox._faults import FaultSettings
+    from sandbox._server import ServedApp, serve_all
+    from sandbox.runtime import credentials_for, has_data, open_simulators
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    if not has_data(settings.data_dir):
+        _generate(settings, 300, 42)
+    limits = {"teamwork": {"rate_limit_per_minute": 150},
+              "quickbooks": {"rate_limit_per_minute": 500, "max_concurrent": 10}} if documented_limits else {}
+    faults = {s: FaultSettings(latency_ms=latency_ms, **limits.get(s, {})) for s in ("sharepoint", "teamwork", "quickbooks")}
+    sims = open_simulators(settings.data_dir, credentials_for(settings.data_dir), faults)
+    ports = {"sharepoint": settings.sandbox.sharepoint_port, "teamwork": settings.sandbox.teamwork_port,
+             "quickbooks": settings.sandbox.quickbooks_port}
+    for name, port in ports.items():
+        _require_free(settings.sandbox.host, port, f"{name} simulator", f"C360_SANDBOX__{name.upper()}_PORT")
+        console.print(f"{name:<11} http://{settings.sandbox.host}:{port}")
+    asyncio.run(serve_all([ServedApp(n, sims[n].app, settings.sandbox.host, ports[n]) for n in sims]))
+
+
+@sandbox_app.command("generate")
+def sandbox_generate(
+    customers: Annotated[int, typer.Option(min=1, help="Real-world customers to project into the three systems.")] = 300,
+    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 42,
+) -> None:
+    """Replace the sandbox data with N generated customers (and their ground truth)."""
+    settings = _settings()
+    _generate(settings, customers, seed)
+    console.print(f"ground truth: {settings.data_dir / 'sandbox' / 'ground_truth.csv'}")
+
+
+async def _run_match(settings: Settings, evaluate: Path | None) -> None:
+    from gateway.sources import close_connectors, effective_sources, open_connectors
+    from xref import XrefService, create_engine, create_sessionmaker, run_bulk_match, upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    await upgrade(engine)
+    connectors = open_connectors(effective_sources(settings))
+    try:
+        service = XrefService(create_sessionmaker(engine))
+        with counting_progress([s.value for s in connectors]) as progress:
+            summary = await run_bulk_match(connectors, service, progress=lambda system, n: progress(system.value, n))
+        console.print(figures_table("Match summary", _summary_rows(summary)))
+        if evaluate is not None:
+            from xref import evaluate_links
+
+            scores = await evaluate_links(service, evaluate)
+            console.print(figures_table("Against ground truth (pairwise)", _summary_rows(scores)))
+    finally:
+        await close_connectors(connectors)
+        await engine.dispose()
+
+
+def _summary_rows(summary: object) -> dict[str, object]:
+    rows: dict[str, object] = {}
+    for key, value in dataclasses.asdict(summary).items():  # type: ignore[call-overload]
+        if isinstance(value, dict):
+            for sub, n in value.items():
+                rows[f"{key.replace('_', ' ')}: {sub}"] = n
+        elif isinstance(value, float):
+            rows[key.replace("_", " ")] = f"{value:.3f}"
+        else:
+            rows[key.replace("_", " ")] = value
+    return rows
+
+
+@app.command()
+def match(
+    evaluate: Annotated[
+        Optional[Path], typer.Option(help="Score the links against a ground-truth CSV (entity,system,record_id).")
+    ] = None,
+) -> None:
+    """Bulk match: read every system, link records of the same customer, report what changed."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    asyncio.run(_run_match(settings, evaluate))
+
+
+@xref_app.command("export")
+def xref_export(
+    format: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+    output: Annotated[Optional[Path], typer.Option(help="File to write (default: stdout).")] = None,
+) -> None:
+    """Export the links: golden id, system, record id, confidence, decided by."""
+    from xref import XrefService, create_engine, create_sessionmaker, export_links
+
+    if format not in ("csv", "json"):
+        console.print(f"[red]--format must be csv or json, got {format!r}[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def run() -> str:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            return await export_links(XrefService(create_sessionmaker(engine)), format)
+        finally:
+            await engine.dispose()
+
+    text = asyncio.run(run())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path("schema.graphql"),
+) -> None:
+    """Print the GraphQL schema to schema.graphql (the public contract; a test checks it is current)."""
+    from resolvers import schema
+
+    output.write_text(schema.as_str() + "\n")
+    console.print(f"wrote {output}")
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(min=1, help="Customers to generate on first start.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 42,
+    fresh: Annotated[bool, typer.Option(help="Regenerate the sandbox data and rebuild the index.")] = False,
+) -> None:
+    """Everything on embedded defaults: simulators with generated data, SQLite, initial match, the gateway."""
+    from gateway.app import create_app
+    from sandbox._server import ThreadedServer
+    from sandbox.runtime import credentials_for, has_data, open_simulators
+
+    started = time.monotonic()
+    settings = _settings()
+    configure_logging(settings.log_level)
+    if not settings.use_sandbox:
+        console.print("[red]the demo runs on the sandbox; unset C360_USE_SANDBOX[/red]")
+        raise typer.Exit(2)
+    _require_free(settings.host, settings.port, "gateway", "C360_PORT")
+    ports = {"sharepoint": settings.sandbox.sharepoint_port, "teamwork": settings.sandbox.teamwork_port,
+             "quickbooks": settings.sandbox.quickbooks_port}
+    for name, port in ports.items():
+        _require_free(settings.sandbox.host, port, f"{name} simulator", f"C360_SANDBOX__{name.upper()}_PORT")
+    if fresh or not has_data(settings.data_dir):
+        (settings.data_dir / "c360.sqlite3").unlink(missing_ok=True)
+        _generate(settings, customers, seed)
+    sims = open_simulators(settings.data_dir, credentials_for(settings.data_dir))
+    servers = [ThreadedServer(sims[name].app, settings.sandbox.host, port).start() for name, port in ports.items()]
+    try:
+        for name, server in zip(ports, servers):
+            console.print(f"{name:<11} simulator  {server.url}")
+        asyncio.run(_run_match(settings, settings.data_dir / "sandbox" / "ground_truth.csv"))
+        url = f"http://{settings.host}:{settings.port}/graphql"
+        console.print(f"\n[bold green]c360 is ready[/bold green] in {time.monotonic() - started:.1f}s")
+        console.print(f"GraphiQL: [bold]{url}[/bold]   (Ctrl-C to stop)\n")
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        for server in servers:
+            server.stop()
+
+
+if __name__ == "__main__":
+    app()

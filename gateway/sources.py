@@ -1,0 +1,59 @@
+"""Build the connectors from settings: sandbox simulators or real tenants differ only in URLs and credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from connectors import Connector, SourcesSettings, SystemName
+from gateway.config import Settings
+
+
+def sandbox_credentials_path(settings: Settings) -> Path:
+    return settings.data_dir / "sandbox" / "credentials.json"
+
+
+def effective_sources(settings: Settings) -> SourcesSettings:
+    """The connector settings in force: the configured tenants, or the local sandbox."""
+    if not settings.use_sandbox:
+        return settings.sources
+    from sandbox._credentials import SandboxCredentials  # the sandbox is only needed in sandbox mode
+
+    credentials = SandboxCredentials.load_or_create(sandbox_credentials_path(settings))
+    urls = {system: settings.sandbox.url(system) for system in SystemName}
+    return sandbox_sources(urls, credentials, settings)
+
+
+def sandbox_sources(urls: Mapping[SystemName, str], credentials, settings: Settings) -> SourcesSettings:  # noqa: ANN001
+    """Connector settings for simulators served at `urls`, keeping the configured limits."""
+    from sandbox.quickbooks import sandbox_settings as quickbooks_settings
+    from sandbox.sharepoint import sandbox_settings as sharepoint_settings
+    from sandbox.teamwork import sandbox_settings as teamwork_settings
+
+    quickbooks = quickbooks_settings(urls[SystemName.QUICKBOOKS], credentials).model_copy(
+        update={"token_store": str(settings.data_dir / "quickbooks-token.json")}
+    )
+    return settings.sources.model_copy(
+        update={
+            "sharepoint": sharepoint_settings(urls[SystemName.SHAREPOINT], credentials),
+            "teamwork": teamwork_settings(urls[SystemName.TEAMWORK], credentials),
+            "quickbooks": quickbooks,
+        }
+    )
+
+
+def open_connectors(sources: SourcesSettings) -> dict[SystemName, Connector]:
+    from connectors.quickbooks import QuickBooksConnector
+    from connectors.sharepoint import SharePointConnector
+    from connectors.teamwork import TeamworkConnector
+
+    return {
+        SystemName.SHAREPOINT: SharePointConnector(sources.sharepoint, sources.limits_for("sharepoint")),
+        SystemName.TEAMWORK: TeamworkConnector(sources.teamwork, sources.limits_for("teamwork")),
+        SystemName.QUICKBOOKS: QuickBooksConnector(sources.quickbooks, sources.limits_for("quickbooks")),
+    }
+
+
+async def close_connectors(connectors: Mapping[SystemName, Connector]) -> None:
+    for connector in connectors.values():
+        await connector.aclose()

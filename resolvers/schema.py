@@ -1,0 +1,109 @@
+"""The Query root and the executable schema."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import strawberry
+
+from connectors import ConnectorError, SystemName
+from resolvers.errors import MaskInternalErrors, bad_input
+from resolvers.pagination import decode_cursor, encode_cursor
+from resolvers.types import Customer, CustomerConnection, CustomerEdge, Info, PageInfo
+
+log = logging.getLogger("c360.resolvers")
+
+_PHONE_LIKE = re.compile(r"^[\d\s()+.\-x]{7,}$")
+
+
+def _check_first(first: int, limit: int) -> None:
+    if first < 1 or first > limit:
+        raise bad_input(f"`first` must be between 1 and {limit}, got {first}", "first")
+
+
+async def _search_hits(info: Info, text: str) -> list[str]:
+    """Golden ids of customers any system finds for `text`, in the systems' ranking order."""
+    services = info.context.services
+    email = text if "@" in text else None
+    phone = text if _PHONE_LIKE.match(text) else None
+    name = None if (email or phone) else text
+
+    async def one(system: SystemName) -> list[tuple[SystemName, str]]:
+        try:
+            found = await services.connectors[system].search(name=name, email=email, phone=phone)
+        except ConnectorError as exc:
+            log.warning("search failed in one system", extra={"system": system.value, "error": type(exc).__name__})
+            return []
+        return [(r.system, r.id) for r in found]
+
+    keys = [key for hits in await asyncio.gather(*(one(s) for s in services.connectors)) for key in hits]
+    owners = await services.xref.customers_for(keys)
+    seen: dict[str, None] = {}
+    for key in keys:
+        if (golden := owners.get(key)) is not None:
+            seen.setdefault(golden, None)
+    return list(seen)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="One customer by its golden id; null if no such customer.")
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+        xref = info.context.services.xref
+        found = await xref.get(str(id))
+        if found is None:
+            return None
+        links = await info.context.links.load(found.id)
+        return Customer(id=strawberry.ID(found.id), links=links)
+
+    @strawberry.field(description="Customers, in golden-id order or by relevance when searching.")
+    async def customers(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        search: str | None = strawberry.argument(
+            default=None, description="Name, email or phone; matched live in every system."
+        ),
+    ) -> CustomerConnection:
+        _check_first(first, info.context.services.max_page_size)
+        if search is not None and search.strip():
+            return await _search_page(info, search.strip(), first, after)
+        page = await info.context.services.xref.list_customers(first=first, after=after)
+        links = await info.context.links.load_many(list(page.ids))
+        edges = [
+            CustomerEdge(cursor=cursor, node=Customer(id=strawberry.ID(cid), links=lk))
+            for cid, cursor, lk in zip(page.ids, page.cursors, links)
+        ]
+        return CustomerConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor),
+            total_count=page.total,
+        )
+
+    @strawberry.field(description="Liveness of the gateway itself (systems are checked at /healthz).")
+    def ping(self) -> str:
+        return "pong"
+
+
+async def _search_page(info: Info, text: str, first: int, after: str | None) -> CustomerConnection:
+    start = int(decode_cursor(after, "search")) + 1 if after else 0
+    hits = await _search_hits(info, text)
+    window = hits[start : start + first]
+    links = await info.context.links.load_many(window)
+    edges = [
+        CustomerEdge(cursor=encode_cursor("search", str(start + i)), node=Customer(id=strawberry.ID(cid), links=lk))
+        for i, (cid, lk) in enumerate(zip(window, links))
+    ]
+    return CustomerConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=start + first < len(hits), end_cursor=edges[-1].cursor if edges else None
+        ),
+        total_count=len(hits),
+    )
+
+
+schema = strawberry.Schema(query=Query, extensions=[MaskInternalErrors])

@@ -1,0 +1,256 @@
+"""GraphQL types of the Customer 360 view (code-first; `schema.graphql` is printed from these)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+import strawberry
+
+from connectors import Address as AddressRecord
+from connectors import ConnectorError
+from connectors import CustomerStatus as CustomerStatusValue
+from connectors import PersonName as PersonNameRecord
+from connectors import SourceRecord, SystemName
+from resolvers import survivorship
+from resolvers.context import Context
+from resolvers.errors import source_error
+from xref import LinkInfo
+
+System = strawberry.enum(SystemName, name="System", description="A source system that holds customer records.")
+CustomerStatus = strawberry.enum(
+    CustomerStatusValue, name="CustomerStatus", description="Where the customer is in its lifecycle."
+)
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type(description="A postal address as one system holds it.")
+class Address:
+    line1: str | None
+    line2: str | None
+    city: str | None
+    state: str | None
+    postal_code: str | None
+    country: str | None
+
+    @classmethod
+    def from_record(cls, address: AddressRecord | None) -> Address | None:
+        if address is None or address.is_empty():
+            return None
+        return cls(
+            line1=address.line1,
+            line2=address.line2,
+            city=address.city,
+            state=address.state,
+            postal_code=address.postal_code,
+            country=address.country,
+        )
+
+
+@strawberry.type(description="A person's name, where a system holds one (e.g. a billing contact).")
+class PersonName:
+    given: str | None
+    family: str | None
+    full: str | None
+
+    @classmethod
+    def from_record(cls, name: PersonNameRecord | None) -> PersonName | None:
+        if name is None or not name.full:
+            return None
+        return cls(given=name.given, family=name.family, full=name.full)
+
+
+@strawberry.type(description="A link from the golden customer to one record in one system.")
+class SourceRecordRef:
+    system: System  # type: ignore[valid-type]
+    id: strawberry.ID
+    url: str | None = strawberry.field(description="Opens the record in that system's own UI.")
+    confidence: float = strawberry.field(description="How sure the index is that this record is this customer (0-1).")
+    decided_by: str = strawberry.field(description="The matcher rule or the person that made the link.")
+
+
+@strawberry.interface(description="Fields every system's record has, in canonical names.")
+class SystemRecord:
+    system: System  # type: ignore[valid-type]
+    id: strawberry.ID
+    url: str | None
+    version: str | None = strawberry.field(description="The system's opaque concurrency token.")
+    updated_at: datetime.datetime | None
+    name: str | None
+    email: str | None
+    phone: str | None
+    address: Address | None
+
+
+def _common(record: SourceRecord) -> dict[str, object]:
+    return {
+        "system": record.system,
+        "id": strawberry.ID(record.id),
+        "url": record.url,
+        "version": record.version,
+        "updated_at": record.updated_at,
+        "name": record.name,
+        "email": record.email,
+        "phone": record.phone,
+        "address": Address.from_record(record.address),
+    }
+
+
+@strawberry.type(description="The customer as the CRM (SharePoint list) holds it.")
+class CrmRecord(SystemRecord):
+    status: CustomerStatus | None  # type: ignore[valid-type]
+
+    @classmethod
+    def from_record(cls, record: SourceRecord) -> CrmRecord:
+        return cls(**_common(record), status=record.status)  # type: ignore[arg-type]
+
+
+@strawberry.type(description="The customer as the project-management system (Teamwork) holds it.")
+class ProjectManagementRecord(SystemRecord):
+    website: str | None
+    status: CustomerStatus | None  # type: ignore[valid-type]
+
+    @classmethod
+    def from_record(cls, record: SourceRecord) -> ProjectManagementRecord:
+        return cls(**_common(record), website=record.website, status=record.status)  # type: ignore[arg-type]
+
+
+@strawberry.type(description="The customer as the accounting system (QuickBooks Online) holds it.")
+class BillingRecord(SystemRecord):
+    person_name: PersonName | None
+    status: CustomerStatus | None  # type: ignore[valid-type]
+    balance: Decimal | None = strawberry.field(description="Open balance, in the customer's currency.")
+
+    @classmethod
+    def from_record(cls, record: SourceRecord) -> BillingRecord:
+        return cls(
+            **_common(record),  # type: ignore[arg-type]
+            person_name=PersonName.from_record(record.person_name),
+            status=record.status,
+            balance=getattr(record, "balance", None),
+        )
+
+
+@dataclass
+class _Fetched:
+    """The customer's linked records that loaded, and the systems that failed."""
+
+    records: dict[SystemName, list[SourceRecord]]
+    failures: dict[SystemName, ConnectorError]
+
+
+@strawberry.type(description="One real-world customer, combined live from every system that holds it.")
+class Customer:
+    id: strawberry.ID = strawberry.field(description="Stable golden id; never reused for another customer.")
+    links: strawberry.Private[list[LinkInfo]]
+    _fetched: strawberry.Private[asyncio.Task[_Fetched] | None] = None
+
+    async def _records(self, info: Info) -> _Fetched:
+        # Several fields of one customer resolve concurrently; they share one fetch.
+        if self._fetched is None:
+            self._fetched = asyncio.ensure_future(_fetch_records(self.links, info.context))
+        return await self._fetched
+
+    async def _unified(self, info: Info, attribute: str) -> object:
+        fetched = await self._records(info)
+        return survivorship.first_value(
+            survivorship.ordered(fetched.records, survivorship.DEFAULT_PRIORITY), attribute
+        )
+
+    @strawberry.field(description="Unified name (survivorship: source priority).")
+    async def name(self, info: Info) -> str | None:
+        return await self._unified(info, "name")  # type: ignore[return-value]
+
+    @strawberry.field(description="Unified primary email.")
+    async def email(self, info: Info) -> str | None:
+        return await self._unified(info, "email")  # type: ignore[return-value]
+
+    @strawberry.field(description="Unified primary phone, as the winning system holds it.")
+    async def phone(self, info: Info) -> str | None:
+        return await self._unified(info, "phone")  # type: ignore[return-value]
+
+    @strawberry.field(description="Unified postal (billing) address.")
+    async def address(self, info: Info) -> Address | None:
+        return Address.from_record(await self._unified(info, "address"))  # type: ignore[arg-type]
+
+    @strawberry.field(description="lead, active or inactive, from the CRM status and the accounting status.")
+    async def status(self, info: Info) -> CustomerStatus | None:  # type: ignore[valid-type]
+        return survivorship.lifecycle((await self._records(info)).records)
+
+    @strawberry.field(description="Every linked source record: which system, which id, and why it is linked.")
+    def source_records(self, info: Info) -> list[SourceRecordRef]:
+        connectors = info.context.services.connectors
+        return [
+            SourceRecordRef(
+                system=link.system,
+                id=strawberry.ID(link.record_id),
+                url=connectors[link.system].record_url(link.record_id) if link.system in connectors else None,
+                confidence=link.confidence,
+                decided_by=link.decided_by,
+            )
+            for link in self.links
+        ]
+
+    async def _system_view(self, info: Info, system: SystemName) -> list[SourceRecord]:
+        fetched = await self._records(info)
+        if system in fetched.failures:
+            raise source_error(fetched.failures[system])
+        return fetched.records.get(system, [])
+
+    @strawberry.field(description="The CRM's records of this customer (usually one; more means duplicates).")
+    async def crm(self, info: Info) -> list[CrmRecord] | None:
+        return [CrmRecord.from_record(r) for r in await self._system_view(info, SystemName.SHAREPOINT)]
+
+    @strawberry.field(description="The project-management system's records of this customer.")
+    async def project_management(self, info: Info) -> list[ProjectManagementRecord] | None:
+        return [ProjectManagementRecord.from_record(r) for r in await self._system_view(info, SystemName.TEAMWORK)]
+
+    @strawberry.field(description="The accounting system's records of this customer.")
+    async def billing(self, info: Info) -> list[BillingRecord] | None:
+        return [BillingRecord.from_record(r) for r in await self._system_view(info, SystemName.QUICKBOOKS)]
+
+
+async def _fetch_records(links: list[LinkInfo], context: Context) -> _Fetched:
+    by_system: dict[SystemName, list[str]] = {}
+    for link in links:
+        by_system.setdefault(link.system, []).append(link.record_id)
+
+    async def load(system: SystemName, ids: list[str]) -> list[SourceRecord] | ConnectorError:
+        loader = context.records.get(system)
+        if loader is None:
+            return []
+        try:
+            return [r for r in await loader.load_many(ids) if r is not None]
+        except ConnectorError as exc:
+            return exc
+
+    systems = list(by_system)
+    results = await asyncio.gather(*(load(s, by_system[s]) for s in systems))
+    fetched = _Fetched(records={}, failures={})
+    for system, result in zip(systems, results):
+        if isinstance(result, ConnectorError):
+            fetched.failures[system] = result
+        else:
+            fetched.records[system] = result
+    return fetched
+
+
+@strawberry.type
+class CustomerEdge:
+    cursor: str
+    node: Customer
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A page of customers (Relay connection).")
+class CustomerConnection:
+    edges: list[CustomerEdge]
+    page_info: PageInfo
+    total_count: int | None = strawberry.field(description="Customers matching, when cheaply known.")
+

@@ -1,0 +1,114 @@
+"""The cross-reference index as tables: golden customers, their links to source records, match runs.
+
+Only identities live here (architecture.md, "The one rule"): no names, emails or
+addresses. Evidence holds which rule matched and a short hash of the value, never the value.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+#: Explicit constraint names, so SQLite and PostgreSQL (and Alembic diffs) agree on them.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32, lower case
+_ID_PREFIX = "cus_"
+GOLDEN_ID_LENGTH = len(_ID_PREFIX) + 20
+
+
+def new_golden_id() -> str:
+    """A fresh golden id: "cus_" + 20 random base32 characters (100 bits).
+
+    Never reused: golden rows are never deleted and the id is the primary key, so an
+    (astronomically unlikely) collision with any id ever issued fails the insert.
+    """
+    return _ID_PREFIX + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on both dialects.
+
+    SQLite drops the offset on the way in; without this, values read back are naive
+    there and aware on PostgreSQL, and comparing them raises.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class GoldenCustomer(Base):
+    """A stable identity for one real-world customer.
+
+    Rows are never deleted: an id whose records all moved elsewhere is marked
+    `merged_into` the id that took them (or only `retired_at` when its records are gone),
+    so a bookmarked id keeps resolving.
+    """
+
+    __tablename__ = "customer"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    merged_into: Mapped[str | None] = mapped_column(ForeignKey("customer.id"), default=None)
+
+
+class Link(Base):
+    """One source record `(system, record_id)` belonging to one golden customer."""
+
+    __tablename__ = "link"
+    __table_args__ = (UniqueConstraint("system", "record_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
+    system: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(128))
+    confidence: Mapped[float] = mapped_column(Float)
+    #: Which keys matched, e.g. {"matched": [{"rule": "email", "value_hash": "3f2a9c1b0e"}]}; never raw values.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: Who decided: "matcher:exact-v1" for the matcher, "steward:<user>" for a person.
+    decided_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MatchRun(Base):
+    """One bulk match: when it ran and what it found (counts only)."""
+
+    __tablename__ = "match_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
