@@ -70,6 +70,8 @@ class SourceRecord:
     status: CustomerStatus | None = None
     website: str | None = None
     url: str | None = None
+    #: Open balance owed, where the system keeps accounts (accounting systems).
+    balance: Decimal | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property

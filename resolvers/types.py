@@ -128,7 +128,7 @@ class BillingRecord(SystemRecord):
             **_common(record),  # type: ignore[arg-type]
             person_name=PersonName.from_record(record.person_name),
             status=record.status,
-            balance=getattr(record, "balance", None),
+            balance=record.balance,
         )
 
 

@@ -1,0 +1,76 @@
+"""A whole c360 on 127.0.0.1, built as `c360 demo` builds it: generated data, simulators, match, gateway."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from connectors import SystemName
+from gateway.app import create_app
+from gateway.config import SandboxSettings, Settings
+from gateway.sources import close_connectors, effective_sources, open_connectors
+from sandbox._server import ThreadedServer
+from sandbox._simulator import Simulator
+from sandbox.generate import generate
+from sandbox.runtime import credentials_for, open_simulators
+from xref import MatchSummary, XrefService, create_engine, create_sessionmaker, run_bulk_match, upgrade
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    gateway_url: str
+    simulators: dict[str, Simulator]
+    simulator_urls: dict[str, str]
+    match: MatchSummary
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.gateway_url}/graphql"
+
+
+async def _initial_match(settings: Settings) -> MatchSummary:
+    engine = create_engine(settings.resolved_database_url)
+    await upgrade(engine)
+    connectors = open_connectors(effective_sources(settings))
+    try:
+        return await run_bulk_match(connectors, XrefService(create_sessionmaker(engine)))
+    finally:
+        await close_connectors(connectors)
+        await engine.dispose()
+
+
+def start_stack(data_dir: Path, customers: int = 80) -> tuple[Stack, list[ThreadedServer]]:
+    credentials = credentials_for(data_dir)
+    generate(data_dir, customers=customers, seed=7, credentials=credentials)
+    simulators = open_simulators(data_dir, credentials)
+    servers = {name: ThreadedServer(sim.app).start() for name, sim in simulators.items()}
+    settings = Settings(
+        data_dir=data_dir,
+        sandbox=SandboxSettings(**{f"{name}_port": server.port for name, server in servers.items()}),
+    )
+    summary = asyncio.run(_initial_match(settings))
+    gateway = ThreadedServer(create_app(settings)).start()
+    stack = Stack(
+        settings=settings,
+        gateway_url=gateway.url,
+        simulators=simulators,
+        simulator_urls={name: s.url for name, s in servers.items()},
+        match=summary,
+    )
+    return stack, [gateway, *servers.values()]
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    built, servers = start_stack(tmp_path_factory.mktemp("c360"))
+    yield built
+    for server in servers:
+        server.stop()
+
+
+__all__ = ["Stack", "SystemName", "stack", "start_stack"]

@@ -1,0 +1,1 @@
+"""Test helpers shared by test packages: a throwaway PostgreSQL server, fake connectors."""
