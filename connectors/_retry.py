@@ -38,7 +38,22 @@ def server_retry_after(resp: httpx.Response | None) -> float | None:
     header = resp.headers.get("Retry-After")
     if header is not None:
         return parse_retry_after(header)
+    reset = resp.headers.get("X-Rate-Limit-Reset")
+    if reset is not None and resp.status_code == 429:
+        return parse_rate_limit_reset(reset)
     return None
+
+
+def parse_rate_limit_reset(value: str, now: datetime | None = None) -> float | None:
+    """Seconds to wait from Teamwork's X-Rate-Limit-Reset: seconds to go, or (if huge) an epoch time."""
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    if number > 1_000_000_000:  # an epoch timestamp, not a delay
+        now = now or datetime.now(timezone.utc)
+        return max(0.0, number - now.timestamp())
+    return max(0.0, number)
 
 
 def retry_delay(resp: httpx.Response | None, attempt: int, limits: UpstreamLimits) -> float:

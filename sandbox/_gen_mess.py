@@ -135,10 +135,10 @@ def typo(text: str, rng: Random) -> str:
     return text[:i] + (near.upper() if text[i].isupper() else near) + text[i + 1 :]
 
 
-def format_phone(digits: str, style: int, ext: str = "") -> str:
+def format_phone(digits: str, style: int, ext: str = "", ext_style: int = 0) -> str:
     """A ten-digit US number in one of the ways people write it."""
     text = _PHONE_FORMATS[style].format(a=digits[:3], p=digits[3:6], l=digits[6:])
-    return text + _EXT_FORMATS[len(ext) % len(_EXT_FORMATS)].format(e=ext) if ext else text
+    return text + _EXT_FORMATS[ext_style % len(_EXT_FORMATS)].format(e=ext) if ext else text
 
 
 def _company_name(entity: Entity, profile: MessProfile, rng: Random) -> str:
@@ -216,7 +216,7 @@ def _phone(entity: Entity, profile: MessProfile, rng: Random) -> str | None:
     digits = entity.mobile if rng.random() < profile.phone_mobile else entity.phone
     style = rng.choices(range(len(_PHONE_FORMATS)), profile.phone_formats)[0]
     ext = entity.phone_ext if digits == entity.phone and rng.random() < profile.phone_ext else ""
-    return format_phone(digits, style, ext)
+    return format_phone(digits, style, ext, rng.randrange(len(_EXT_FORMATS)))
 
 
 def _address(
