@@ -94,6 +94,11 @@ class Entity:
         return self.kind == "person"
 
     @property
+    def is_former(self) -> bool:
+        """A customer that stopped buying: inactive in the books, projects archived."""
+        return QUICKBOOKS in self.systems and not self.qb_active
+
+    @property
     def legal_name(self) -> str:
         return f"{self.name} {self.legal_suffix}" if self.legal_suffix else self.name
 

@@ -1,0 +1,74 @@
+"""Every SharePoint/Graph behaviour that source-apis.md marks "(verify)", decided in one place.
+
+Each constant names the choice the simulator makes where the public documentation
+was not conclusive; change it here when a real tenant is checked.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Path prefix of Graph on the simulator (the real host serves `https://graph.microsoft.com/v1.0`).
+GRAPH_PREFIX: Final = "/v1.0"
+
+# --- auth -----------------------------------------------------------------------------------
+#: `expires_in` of a client-credentials token (Entra ID gives 60-90 min; the docs' sample says 3599).
+TOKEN_LIFETIME_S: Final = 3599
+#: The token endpoint is a different service (login.microsoftonline.com) in reality, so Graph's
+#: outages and throttling do not apply to it.
+TOKEN_ENDPOINT_SUBJECT_TO_FAULTS: Final = False
+
+# --- paging ---------------------------------------------------------------------------------
+#: Default and maximum `$top` of list items are not documented (verify); 200 for both here.
+DEFAULT_TOP: Final = 200
+MAX_TOP: Final = 200
+#: A `$top` above the maximum is clamped rather than refused (verify).
+CLAMP_TOP: Final = True
+
+# --- filters --------------------------------------------------------------------------------
+#: `or` in `$filter` on list items is not confirmed (verify); the simulator supports it.
+FILTER_SUPPORTS_OR: Final = True
+#: SharePoint text comparisons (eq, ne, startswith) ignore case.
+FILTER_CASE_INSENSITIVE: Final = True
+#: Columns indexed on the list by default; filtering any other column needs the Prefer header.
+DEFAULT_INDEXED_COLUMNS: Final = frozenset({"id"})
+PREFER_NON_INDEXED: Final = "HonorNonIndexedQueriesWarningMayFailRandomly"
+
+# --- item shape -----------------------------------------------------------------------------
+#: Item `eTag`/`@odata.etag` look like `"{GUID-UPPER},N"`, the `fields` one like `"guid-lower,N"`
+#: (source-apis.md 1.4 "shapes seen"). If-Match accepts either shape.
+ITEM_ETAG_BRACED_UPPER: Final = True
+#: Whether an `ETag` response header accompanies single-item responses (verify).
+SEND_ETAG_HEADER: Final = True
+#: Empty columns are left out of `fields` rather than sent as null (verify).
+OMIT_EMPTY_COLUMNS: Final = True
+#: The list title is accepted in place of the list GUID in paths (verify).
+ACCEPT_LIST_TITLE: Final = True
+#: The lookup display value (`Customer`) only comes back when named in `fields(select=...)` (verify).
+LOOKUP_VALUE_ONLY_WHEN_SELECTED: Final = True
+#: Site-relative path of the web (root site of the sandbox host), used in webUrl.
+SITE_WEB_PATH: Final = ""
+
+# --- writes ---------------------------------------------------------------------------------
+#: Choice values accepted for CustomerStatus ("fill-in" disabled, so others are refused; verify).
+CUSTOMER_STATUS_CHOICES: Final = frozenset({"lead", "active"})
+DOCUMENT_TYPE_CHOICES: Final = frozenset({"proposal", "sow", "contract", "other"})
+#: Title is a required column, as on a default SharePoint list.
+TITLE_REQUIRED: Final = True
+#: `error.code` of a 412 on a stale If-Match is undocumented (seen: resourceModified/preconditionFailed).
+PRECONDITION_FAILED_CODE: Final = "resourceModified"
+PRECONDITION_FAILED_MESSAGE: Final = "The resource has been modified since it was last read. Re-read it and retry."
+#: Who an app-only write shows as editor (SharePoint shows the app principal as "SharePoint App").
+APP_EDITOR_LOOKUP_ID: Final = "1073741822"
+APP_EDITOR_NAME: Final = "SharePoint App"
+#: Who an out-of-band edit through the admin endpoint shows as (a person using the SharePoint UI).
+HUMAN_EDITOR: Final = {"id": "6", "email": "mark@contoso.com", "displayName": "Mark Matkowski"}
+
+# --- $batch ---------------------------------------------------------------------------------
+MAX_BATCH_REQUESTS: Final = 20
+#: Responses may come in any order; the simulator returns them reversed so clients must match on id.
+BATCH_RESPONSES_REVERSED: Final = True
+
+# --- faults ---------------------------------------------------------------------------------
+#: Whether a 503 during an outage carries Retry-After (Graph sometimes sends one; verify).
+OUTAGE_RETRY_AFTER_S: Final[int | None] = None
