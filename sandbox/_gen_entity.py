@@ -123,10 +123,14 @@ def _company_name(rng: Random, city: City) -> str:
     return f"{rng.choice(LAST_NAMES)} {rng.choice(INDUSTRIES)}"
 
 
-def _domain_for(name: str, rng: Random) -> str:
+def _domain_slugs(name: str) -> list[str]:
+    """Plausible web-domain stems for a company name, best first."""
     words = [w for w in _SLUG_DROP.split(name.lower().replace("'", "")) if w and w not in _COMMON_WORDS]
-    slug = "".join(words) if len("".join(words)) <= 18 else "".join(words[:2])
-    return f"{slug}.{rng.choice(COMPANY_TLDS)}"
+    joined = "".join(words)
+    slugs = [joined] if len(joined) <= 22 else []
+    if len(words) > 2:
+        slugs += ["".join(w[0] for w in words[:-1]) + words[-1], words[0] + words[-1]]
+    return slugs or [joined[:22]]
 
 
 def _address(rng: Random, city: City) -> PostalAddress:
@@ -149,10 +153,9 @@ def _phone(rng: Random, city: City) -> str:
     return f"{rng.choice(city.area_codes)}{rng.randint(200, 989)}{rng.randint(0, 9999):04d}"
 
 
-def _person_email(rng: Random, given: str, family: str) -> str:
+def _person_mailbox(rng: Random, given: str, family: str) -> str:
     g, f = given.lower(), family.lower().replace("'", "").replace(" ", "")
-    local = rng.choice((f"{g}.{f}", f"{g[0]}{f}", f"{g}{f}{rng.randint(1, 99)}", f"{f}.{g}", f"{g}_{f}", f"{g}{f[0]}"))
-    return f"{local}@{rng.choice(PERSONAL_MAIL_DOMAINS)}"
+    return rng.choice((f"{g}.{f}", f"{g[0]}{f}", f"{g}{f}{rng.randint(1, 99)}", f"{f}.{g}", f"{g}_{f}", f"{g}{f[0]}"))
 
 
 def _plan(rng: Random) -> tuple[Lifecycle, frozenset[str]]:
@@ -179,6 +182,9 @@ class EntityFactory:
         self._timeline = timeline
         self._total = max(total, 1)
         self._company_names: set[str] = set()
+        # Two customers never share a web domain or a personal mailbox, as in real life.
+        self._domains: set[str] = set()
+        self._mailboxes: set[str] = set()
 
     def make(self, index: int) -> Entity:
         rng = self._rng
@@ -188,12 +194,12 @@ class EntityFactory:
         lifecycle, systems = _plan(rng)
         if is_person:
             name, suffix, domain = f"{given} {family}", "", ""
-            email = _person_email(rng, given, family)
+            email = self._unique_mailbox(_person_mailbox(rng, given, family), rng.choice(PERSONAL_MAIL_DOMAINS))
             billing = email
         else:
             name = self._unique_company_name(city)
             suffix = rng.choice(LEGAL_SUFFIXES) if rng.random() < 0.6 else ""
-            domain = _domain_for(name, rng)
+            domain = self._unique_domain(name)
             mailbox = rng.choice((given.lower(), f"{given[0]}{family}".lower().replace("'", ""), rng.choice(ROLE_MAILBOXES)))
             email = f"{mailbox}@{domain}"
             billing = f"{rng.choice(BILLING_MAILBOXES)}@{domain}"
@@ -224,6 +230,25 @@ class EntityFactory:
             first_contact=first_contact,
             won=won,
         )
+
+    def _unique_domain(self, name: str) -> str:
+        slugs = _domain_slugs(name)
+        for slug in slugs:
+            domain = f"{slug}.{self._rng.choice(COMPANY_TLDS)}"
+            if domain not in self._domains:
+                break
+        n = 2
+        while domain in self._domains:
+            domain, n = f"{slugs[0]}{n}.com", n + 1
+        self._domains.add(domain)
+        return domain
+
+    def _unique_mailbox(self, local: str, domain: str) -> str:
+        email, n = f"{local}@{domain}", 2
+        while email in self._mailboxes:
+            email, n = f"{local}{n}@{domain}", n + 1
+        self._mailboxes.add(email)
+        return email
 
     def _unique_company_name(self, city: City) -> str:
         for _ in range(12):

@@ -7,7 +7,7 @@ caller's seeded `Random`, so a projection is deterministic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from random import Random
 
 from sandbox._gen_entity import Entity, PostalAddress
@@ -96,7 +96,11 @@ def project(entity: Entity, profile: MessProfile, rng: Random) -> Projection:
     if rng.random() < profile.typo:
         name = typo(name, rng)
     contact = not entity.is_person and rng.random() < profile.contact_missing
-    line1 = line2 = city = state = zip_code = None
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip_code: str | None = None
     if rng.random() >= profile.address_missing:
         stale = entity.old_address is not None and rng.random() < profile.address_stale
         line1, line2, city, state, zip_code = _address(
@@ -247,8 +251,3 @@ def _address(
     zip_code = f"{addr.zip5}-{addr.zip4}" if rng.random() < profile.zip4 else addr.zip5
     city = addr.city.upper() if rng.random() < 0.02 else addr.city
     return line1, line2, city, state, zip_code
-
-
-def with_name(projection: Projection, name: str) -> Projection:
-    """The same projection under another name (QuickBooks' unique DisplayName)."""
-    return replace(projection, name=name)

@@ -60,6 +60,11 @@ class RecordSink:
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 
+    def abort(self) -> None:
+        """Stop after a failure; what was written stays (generate again to get a full set)."""
+        self._rows = []
+        self._db.close()
+
 
 class GroundTruthWriter:
     """Streams `entity,system,record_id` rows; the file appears only once complete."""

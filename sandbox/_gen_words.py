@@ -60,7 +60,7 @@ PROFESSIONS: Final[tuple[str, ...]] = (
     "Architects", "Associates", "Accountants", "Attorneys", "Engineers", "Builders",
     "Consultants", "Partners", "Advisors", "Surveyors", "Designers",
 )
-GROUP_WORDS: Final[tuple[str, ...]] = ("Group", "Holdings", "Enterprises", "Industries", "Associates")
+GROUP_WORDS: Final[tuple[str, ...]] = ("Group", "Holdings", "Enterprises", "Industries", "Company")
 LEGAL_SUFFIXES: Final[tuple[str, ...]] = ("Inc.", "LLC", "Corp.", "Co.", "Ltd.", "LLP", "PC")
 # Spellings of the same legal form that people type interchangeably.
 LEGAL_SPELLINGS: Final[dict[str, tuple[str, ...]]] = {

@@ -1,0 +1,32 @@
+"""The identity index (xref): golden customer ids and the source records linked to each.
+
+Stores identities only (architecture.md, "The one rule"): which (system, record id)
+pairs make a customer, with confidence and evidence, never names, emails or addresses.
+"""
+
+from xref._errors import InvalidCursor, XrefError
+from xref._migrate import alembic_config, upgrade
+from xref._models import Base, GoldenCustomer, Link, MatchRun, new_golden_id
+from xref._service import MAX_PAGE_SIZE, XrefService
+from xref._types import ApplyResult, CustomerInfo, CustomerPage, LinkInfo
+from xref.db import create_engine, create_sessions
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "ApplyResult",
+    "Base",
+    "CustomerInfo",
+    "CustomerPage",
+    "GoldenCustomer",
+    "InvalidCursor",
+    "Link",
+    "LinkInfo",
+    "MatchRun",
+    "XrefError",
+    "XrefService",
+    "alembic_config",
+    "create_engine",
+    "create_sessions",
+    "new_golden_id",
+    "upgrade",
+]

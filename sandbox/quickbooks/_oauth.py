@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from starlette.requests import Request
@@ -155,7 +156,8 @@ async def token_endpoint(request: Request, authority: TokenAuthority) -> Respons
     """POST /oauth2/v1/tokens/bearer (form-encoded, client authenticated with Basic)."""
     if not authority.client_valid(request.headers.get("authorization")):
         return _oauth_error("invalid_client", 401)
-    form = await request.form()
+    # Parsed by hand: starlette's form parser needs python-multipart, which c360 does not ship.
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
     grant_type = str(form.get("grant_type") or "")
     if grant_type == "refresh_token":
         issued = authority.grant_refresh(str(form.get("refresh_token") or ""))

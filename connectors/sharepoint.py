@@ -1,0 +1,290 @@
+"""SharePoint Online list "Customers" through Microsoft Graph v1.0 (source-apis.md section 1).
+
+Reads of many ids and per-customer document lookups go through JSON `$batch` (at most
+20 sub-requests each, several batches at once); throttled sub-requests are retried
+after their own `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from connectors._errors import RecordNotFound
+from connectors._http import SourceClient, Sleep, build_http_client
+from connectors._record import Document, RecordChanges, SourceRecord, SystemName
+from connectors._retry import parse_retry_after, retry_delay
+from connectors._settings import SharePointSettings, UpstreamLimits
+from connectors._sharepoint_auth import GraphTokenAuth
+from connectors._sharepoint_wire import (
+    CUSTOMER_COLUMNS,
+    DOCUMENT_COLUMNS,
+    PREFER_NON_INDEXED,
+    document_from_item,
+    error_from_parts,
+    fields_from_changes,
+    odata_string,
+    query_string,
+    record_from_item,
+    translate_error,
+    web_url_prefix,
+)
+
+__all__ = ["SharePointConnector"]
+
+#: Graph's JSON batch limit (source-apis.md 1.8).
+MAX_BATCH = 20
+#: Batches in flight at once for one call; more would only trip throttling sooner.
+BATCH_CONCURRENCY = 4
+#: Largest page of list items we ask for (source-apis.md 1.3: use <= 200).
+PAGE_SIZE = 200
+#: Sub-request statuses worth another try (all batched sub-requests here are reads).
+_RETRY_SUB_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class _SubResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+
+def _us_phone(phone: str) -> str | None:
+    """The list stores North American numbers as `(415) 444-6538`."""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10:
+        return None
+    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+
+
+def _unique(values: Sequence[str | None]) -> list[str]:
+    seen: list[str] = []
+    for value in values:
+        if value and value not in seen:
+            seen.append(value)
+    return seen
+
+
+class SharePointConnector:
+    """The Customers list (and its document library) of one SharePoint site."""
+
+    system = SystemName.SHAREPOINT
+
+    def __init__(
+        self,
+        settings: SharePointSettings,
+        limits: UpstreamLimits,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.limits = limits
+        self._sleep = sleep
+        self.auth = GraphTokenAuth(settings, limits, sleep=sleep)
+        http = build_http_client(settings.base_url, limits, transport)
+        self.client = SourceClient(self.system, http, limits, self.auth, translate_error, sleep=sleep)
+        site = quote(settings.site_id, safe=",")
+        self._items = f"/sites/{site}/lists/{quote(settings.list_id, safe='')}/items"
+        self._documents = f"/sites/{site}/lists/{quote(settings.documents_list_id, safe='')}/items"
+        self._filter_headers = {"Prefer": PREFER_NON_INDEXED} if settings.honor_non_indexed_queries else {}
+        self._web_prefix: str | None = None
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # --- mapping helpers ----------------------------------------------------------------------
+
+    def _record(self, item: Mapping[str, Any]) -> SourceRecord:
+        if self._web_prefix is None:
+            self._web_prefix = web_url_prefix(item.get("webUrl"))
+        record = record_from_item(item)
+        if record.url is None and record.id:
+            return record_from_item(item, self.record_url(record.id))
+        return record
+
+    def record_url(self, record_id: str) -> str:
+        """The item's webUrl (`.../Lists/Customers/17_.000`), learned from the first item seen."""
+        if self._web_prefix is not None:
+            return f"{self._web_prefix}{record_id}_.000"
+        host = self.settings.site_id.split(",")[0]
+        return f"https://{host}/Lists/{quote(self.settings.list_id)}/{record_id}_.000"
+
+    def _list_url(self, path: str, columns: Sequence[str], filter_: str | None = None) -> str:
+        params = {"expand": f"fields(select={','.join(columns)})", "$top": str(PAGE_SIZE)}
+        if filter_ is not None:
+            params["$filter"] = filter_
+        return f"{path}?{query_string(params)}"
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    async def fetch(self, record_id: str) -> SourceRecord:
+        if not record_id.isdigit():
+            raise RecordNotFound(self.system, f"no list item {record_id!r}", status=404)
+        resp = await self.client.request("GET", f"{self._items}/{record_id}?expand=fields", ok=(200,))
+        return self._record(resp.json())
+
+    async def fetch_many(self, record_ids: Sequence[str]) -> list[SourceRecord | None]:
+        wanted = _unique([rid for rid in record_ids if rid.isdigit()])
+        answers = await self._batch_get([(f"{self._items}/{rid}?expand=fields", {}) for rid in wanted])
+        found: dict[str, SourceRecord | None] = {}
+        for rid, answer in zip(wanted, answers, strict=True):
+            if answer.status == 200:
+                found[rid] = self._record(answer.body)
+            elif answer.status == 404:
+                found[rid] = None
+            else:
+                raise error_from_parts(answer.status, answer.headers, answer.body)
+        return [found.get(rid) for rid in record_ids]
+
+    async def iterate(self) -> AsyncIterator[SourceRecord]:
+        async for item in self._pages(self._list_url(self._items, CUSTOMER_COLUMNS)):
+            yield self._record(item)
+
+    async def _pages(self, url: str, first: Mapping[str, Any] | None = None,
+                     headers: Mapping[str, str] | None = None) -> AsyncIterator[Mapping[str, Any]]:
+        """Items of a listing, following `@odata.nextLink` verbatim until it is absent."""
+        next_url: str | None = url
+        body = first
+        while True:
+            if body is None:
+                assert next_url is not None
+                body = (await self.client.request("GET", next_url, headers=headers, ok=(200,))).json()
+            for item in body.get("value") or []:
+                yield item
+            next_url = body.get("@odata.nextLink")
+            if not next_url:
+                return
+            body = None
+
+    async def search(
+        self, *, name: str | None = None, email: str | None = None, phone: str | None = None
+    ) -> list[SourceRecord]:
+        filters: list[str] = []
+        if name and name.strip():
+            q = odata_string(name.strip())
+            filters += [f"startswith(fields/Title,{q})", f"fields/Title eq {q}"]
+        if email and email.strip():
+            # Graph eq on text columns ignores case on SharePoint, but ask for the usual variants anyway.
+            e = email.strip()
+            filters += [f"fields/EmailPrimary eq {odata_string(v)}" for v in _unique([e, e.lower()])]
+        if phone and phone.strip():
+            filters += [f"fields/Phone eq {odata_string(v)}" for v in _unique([_us_phone(phone), phone.strip()])]
+        if not filters:
+            return []
+        urls = [self._list_url(self._items, CUSTOMER_COLUMNS, f) for f in filters]
+        answers = await self._batch_get([(u, self._filter_headers) for u in urls])
+        results: dict[str, SourceRecord] = {}
+        for answer in answers:
+            if answer.status != 200:
+                raise error_from_parts(answer.status, answer.headers, answer.body)
+            async for item in self._pages("", answer.body, self._filter_headers):
+                record = self._record(item)
+                results.setdefault(record.id, record)
+        return list(results.values())
+
+    async def documents_for(self, customer_ids: Sequence[str]) -> dict[str, list[Document]]:
+        """Each customer's files in the document library: one `$filter` per customer, sent by `$batch`."""
+        wanted = _unique([cid for cid in customer_ids if cid.isdigit()])
+        urls = [
+            self._list_url(self._documents, DOCUMENT_COLUMNS, f"fields/CustomerLookupId eq {odata_string(cid)}")
+            for cid in wanted
+        ]
+        answers = await self._batch_get([(u, self._filter_headers) for u in urls])
+        documents: dict[str, list[Document]] = {cid: [] for cid in customer_ids}
+        for cid, answer in zip(wanted, answers, strict=True):
+            if answer.status != 200:
+                raise error_from_parts(answer.status, answer.headers, answer.body)
+            async for item in self._pages("", answer.body, self._filter_headers):
+                documents[cid].append(document_from_item(item, cid))
+        return documents
+
+    # --- $batch ---------------------------------------------------------------------------------
+
+    async def _batch_get(self, requests: Sequence[tuple[str, Mapping[str, str]]]) -> list[_SubResponse]:
+        """GET each (url, headers) through `$batch`; answers in request order (never 429/5xx)."""
+        results: list[_SubResponse | None] = [None] * len(requests)
+        gate = asyncio.Semaphore(BATCH_CONCURRENCY)
+
+        async def run(indices: list[int]) -> None:
+            async with gate:
+                await self._run_batch(requests, indices, results)
+
+        chunks = [list(range(i, min(i + MAX_BATCH, len(requests)))) for i in range(0, len(requests), MAX_BATCH)]
+        await asyncio.gather(*(run(chunk) for chunk in chunks))
+        return [r for r in results if r is not None]
+
+    async def _run_batch(
+        self,
+        requests: Sequence[tuple[str, Mapping[str, str]]],
+        indices: list[int],
+        results: list[_SubResponse | None],
+    ) -> None:
+        started = time.monotonic()
+        pending = indices
+        attempt = 0
+        while True:
+            payload = {"requests": [
+                {"id": str(i), "method": "GET", "url": requests[i][0],
+                 **({"headers": dict(requests[i][1])} if requests[i][1] else {})}
+                for i in pending
+            ]}
+            resp = await self.client.request("POST", "/$batch", json=payload, idempotent=True, ok=(200,))
+            answers = {str(r.get("id")): r for r in resp.json().get("responses") or [] if isinstance(r, Mapping)}
+            retry: list[int] = []
+            waits: list[float] = []
+            last_failure: _SubResponse | None = None
+            for i in pending:
+                answer = answers.get(str(i))
+                sub = _SubResponse(
+                    int(answer.get("status") or 0) if answer else 0,
+                    {str(k): str(v) for k, v in (answer.get("headers") or {}).items()} if answer else {},
+                    answer.get("body") if answer else None,
+                )
+                if sub.status in _RETRY_SUB_STATUSES or sub.status == 0:
+                    retry.append(i)
+                    last_failure = sub
+                    header = next((v for k, v in sub.headers.items() if k.lower() == "retry-after"), None)
+                    if header is not None and (asked := parse_retry_after(header)) is not None:
+                        waits.append(min(asked, self.limits.retry_after_max_s))
+                else:
+                    results[i] = sub
+            if not retry:
+                return
+            attempt += 1
+            delay = max(waits) if waits else retry_delay(None, attempt - 1, self.limits)
+            if attempt >= self.limits.max_attempts or time.monotonic() - started + delay > self.limits.retry_deadline_s:
+                assert last_failure is not None
+                raise error_from_parts(last_failure.status, last_failure.headers, last_failure.body)
+            await self._sleep(delay)
+            pending = retry
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    async def create(self, changes: RecordChanges) -> SourceRecord:
+        fields = fields_from_changes(changes, creating=True)
+        resp = await self.client.request("POST", self._items, json={"fields": fields}, ok=(201,))
+        return self._record(resp.json())
+
+    async def update(self, record_id: str, version: str | None, changes: RecordChanges) -> SourceRecord:
+        """PATCH only the changed columns with `If-Match: version`; a stale version raises VersionConflict."""
+        if not record_id.isdigit():
+            raise RecordNotFound(self.system, f"no list item {record_id!r}", status=404)
+        if changes.is_empty():
+            return await self.fetch(record_id)
+        headers = {"If-Match": version} if version else None
+        resp = await self.client.request(
+            "PATCH", f"{self._items}/{record_id}/fields",
+            json=fields_from_changes(changes, creating=False), headers=headers, ok=(200,),
+        )
+        fields = resp.json()
+        return record_from_item({"id": record_id, "fields": fields}, self.record_url(record_id))

@@ -1,0 +1,13 @@
+"""A local QuickBooks Online Accounting API v3 (source-apis.md section 3) for the demo and the tests.
+
+Admin routes (exempt from faults) besides `/_admin/faults` and `/_admin/stats`:
+`POST /_admin/oauth/expire` (invalidate every access token now), `POST /_admin/oauth/code`
+(mint an authorization code), `GET|PATCH /_admin/oauth` (token lifetimes),
+`GET|PATCH /_admin/config` (`batch_rate_limit`), `PATCH /_admin/customers/{id}` (edit as a
+person in the UI would, no SyncToken), `POST /_admin/invoices/{id}/payment` (`{"amount": n}`).
+"""
+
+from sandbox.quickbooks._app import QuickBooksSimConfig, create_quickbooks_simulator, sandbox_settings
+from sandbox.quickbooks._oauth import TokenSettings
+
+__all__ = ["QuickBooksSimConfig", "TokenSettings", "create_quickbooks_simulator", "sandbox_settings"]

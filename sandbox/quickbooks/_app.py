@@ -1,0 +1,66 @@
+"""Assembling the QuickBooks simulator from its store, credentials and fault settings."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from connectors._settings import QuickBooksSettings
+from sandbox._credentials import SandboxCredentials
+from sandbox._faults import FaultSettings
+from sandbox._simulator import Simulator, build_simulator
+from sandbox._store import Store
+from sandbox.quickbooks import fidelity
+from sandbox.quickbooks._books import Books
+from sandbox.quickbooks._oauth import TokenAuthority, TokenSettings
+from sandbox.quickbooks._routes import QboContext, RuntimeConfig, build_routes
+from sandbox.quickbooks._wire import Clock, company_now, render_fault_for_injector
+
+
+@dataclass
+class QuickBooksSimConfig:
+    """Optional knobs beyond the fault settings (all can also be changed under `/_admin`)."""
+
+    tokens: TokenSettings = field(default_factory=TokenSettings)
+    batch_rate_limit: bool = False
+    clock: Clock = company_now
+    seed: int | None = None
+
+
+def create_quickbooks_simulator(
+    store: Store,
+    credentials: SandboxCredentials,
+    faults: FaultSettings | None = None,
+    *,
+    config: QuickBooksSimConfig | None = None,
+) -> Simulator:
+    """A QuickBooks Online v3 company served from `store` (a `Store(None)` is an empty company)."""
+    config = config or QuickBooksSimConfig()
+    realm_id = credentials.quickbooks_realm_id
+    if store.get_meta("realm_id") is None:
+        store.set_meta("realm_id", realm_id)
+    ctx = QboContext(
+        books=Books(store, config.clock),
+        tokens=TokenAuthority(store, credentials, config.tokens),
+        realm_id=realm_id,
+        clock=config.clock,
+        config=RuntimeConfig(batch_rate_limit=config.batch_rate_limit),
+        rng=random.Random(config.seed),
+    )
+    routes, admin = build_routes(ctx)
+    faults = faults or FaultSettings(send_retry_after=fidelity.SEND_RETRY_AFTER)
+    return build_simulator("quickbooks", routes, store, faults, render_fault_for_injector, extra_admin_routes=admin)
+
+
+def sandbox_settings(base_url: str, credentials: SandboxCredentials) -> QuickBooksSettings:
+    """Connector settings for a simulator served at `base_url` (token endpoint on the same app)."""
+    base = base_url.rstrip("/")
+    return QuickBooksSettings(
+        base_url=base,
+        token_url=f"{base}/oauth2/v1/tokens/bearer",
+        app_url=f"{base}/app",
+        realm_id=credentials.quickbooks_realm_id,
+        client_id=credentials.quickbooks_client_id,
+        client_secret=credentials.quickbooks_client_secret,
+        refresh_token=credentials.quickbooks_refresh_token,
+    )

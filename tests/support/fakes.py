@@ -1,0 +1,122 @@
+"""In-memory connectors for tests that need records but not a system (no HTTP, no sandbox).
+
+    conn = FakeConnector(SystemName.TEAMWORK, [make_record("teamwork", "1", email="a@x.com")])
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from collections.abc import AsyncIterator, Iterable, Sequence
+
+from connectors import (
+    Address,
+    PersonName,
+    RecordChanges,
+    RecordNotFound,
+    SourceRecord,
+    SystemName,
+    VersionConflict,
+)
+from connectors._record import with_changes
+
+__all__ = ["FakeConnector", "make_record"]
+
+
+def make_record(
+    system: SystemName | str = SystemName.SHAREPOINT,
+    record_id: str | int = "1",
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    postal_code: str | None = None,
+    given: str | None = None,
+    family: str | None = None,
+    version: str | None = "1",
+) -> SourceRecord:
+    """A canonical record with only what the test cares about set."""
+    return SourceRecord(
+        system=SystemName(system),
+        id=str(record_id),
+        version=version,
+        name=name,
+        person_name=PersonName(given, family) if given or family else None,
+        email=email,
+        phone=phone,
+        address=Address(postal_code=postal_code) if postal_code else None,
+    )
+
+
+class FakeConnector:
+    """A Connector over a dict of records; `fail_with` makes `iterate` raise after `fail_after` records."""
+
+    def __init__(
+        self,
+        system: SystemName | str,
+        records: Iterable[SourceRecord] = (),
+        *,
+        page_size: int = 100,
+        fail_with: Exception | None = None,
+        fail_after: int = 0,
+    ) -> None:
+        self.system = SystemName(system)
+        self.records: dict[str, SourceRecord] = {}
+        for record in records:
+            if record.system != self.system:
+                raise ValueError(f"{record.key} given to the {self.system} fake")
+            self.records[record.id] = record
+        self.page_size = page_size
+        self.fail_with = fail_with
+        self.fail_after = fail_after
+        self.fetch_many_calls: list[list[str]] = []
+        self._ids = itertools.count(1 + max((int(i) for i in self.records if i.isdigit()), default=0))
+
+    async def fetch(self, record_id: str) -> SourceRecord:
+        try:
+            return self.records[record_id]
+        except KeyError:
+            raise RecordNotFound(self.system, f"no record {record_id}") from None
+
+    async def fetch_many(self, record_ids: Sequence[str]) -> list[SourceRecord | None]:
+        self.fetch_many_calls.append(list(record_ids))
+        return [self.records.get(record_id) for record_id in record_ids]
+
+    async def iterate(self) -> AsyncIterator[SourceRecord]:
+        for count, record in enumerate(list(self.records.values())):
+            if self.fail_with is not None and count >= self.fail_after:
+                raise self.fail_with
+            yield record
+        if self.fail_with is not None and len(self.records) <= self.fail_after:
+            raise self.fail_with
+
+    async def search(
+        self, *, name: str | None = None, email: str | None = None, phone: str | None = None
+    ) -> list[SourceRecord]:
+        def hit(record: SourceRecord) -> bool:
+            return bool(
+                (name and record.name and name.casefold() in record.name.casefold())
+                or (email and record.email and email.casefold() == record.email.casefold())
+                or (phone and record.phone == phone)
+            )
+
+        return [record for record in self.records.values() if hit(record)]
+
+    async def create(self, changes: RecordChanges) -> SourceRecord:
+        record = with_changes(SourceRecord(system=self.system, id=str(next(self._ids)), version="1"), changes)
+        self.records[record.id] = record
+        return record
+
+    async def update(self, record_id: str, version: str | None, changes: RecordChanges) -> SourceRecord:
+        current = await self.fetch(record_id)
+        if version != current.version:
+            raise VersionConflict(self.system, f"record {record_id} is at version {current.version}")
+        updated = replace(with_changes(current, changes), version=str(int(current.version or "0") + 1))
+        self.records[record_id] = updated
+        return updated
+
+    def record_url(self, record_id: str) -> str:
+        return f"https://{self.system}.invalid/records/{record_id}"
+
+    async def aclose(self) -> None:
+        return None

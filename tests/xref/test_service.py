@@ -1,0 +1,228 @@
+"""XrefService on SQLite and PostgreSQL: applying clusters with stable ids, and the queries resolvers use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connectors import SystemName
+from xref import GoldenCustomer, InvalidCursor, Link, XrefError, XrefService, create_sessions
+from xref.matching import Cluster, RecordKey
+
+SP, TW, QB = SystemName.SHAREPOINT, SystemName.TEAMWORK, SystemName.QUICKBOOKS
+
+
+def clusters(*groups: list[RecordKey]) -> list[Cluster]:
+    """Clusters as the matcher would give them, with a fixed piece of evidence per member."""
+    return [
+        Cluster(
+            members=tuple(sorted(group)),
+            evidence={m: {"matched": [{"rule": "email", "value_hash": "0123456789"}]} for m in group},
+            confidence={m: 0.99 for m in group},
+        )
+        for group in groups
+    ]
+
+
+@contextmanager
+def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def snapshot(engine: AsyncEngine) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    async with create_sessions(engine)() as session:
+        links = (await session.execute(select(Link.__table__).order_by(Link.id))).all()
+        customers = (await session.execute(select(GoldenCustomer.__table__).order_by(GoldenCustomer.id))).all()
+    return [tuple(r) for r in links], [tuple(r) for r in customers]
+
+
+async def test_applying_clusters_creates_one_customer_per_cluster(service: XrefService) -> None:
+    result = await service.apply_clusters(clusters([(SP, "1"), (QB, "58"), (TW, "9001")], [(SP, "2")]))
+
+    assert (result.customers_created, result.links_added) == (2, 4)
+    golden = await service.customer_for(SP, "1")
+    assert golden is not None and golden.startswith("cus_") and len(golden) == 24
+    assert await service.customer_for(QB, "58") == golden
+    assert await service.customer_for(SP, "2") not in (None, golden)
+    assert await service.customer_for(SP, "404") is None
+    customer = await service.get(golden)
+    assert customer is not None
+    assert [link.key for link in customer.links] == [(QB, "58"), (SP, "1"), (TW, "9001")]
+    assert customer.systems == {SP, QB, TW}
+    assert customer.links[0].decided_by == "matcher:exact-v1"
+    assert customer.links[0].evidence == {"matched": [{"rule": "email", "value_hash": "0123456789"}]}
+
+
+async def test_reapplying_the_same_clusters_writes_nothing(service: XrefService, engine: AsyncEngine) -> None:
+    given = clusters([(SP, "1"), (QB, "58")], [(TW, "7")])
+    await service.apply_clusters(given)
+    before = await snapshot(engine)
+
+    with count_statements(engine) as statements:
+        result = await service.apply_clusters(given)
+
+    assert not result.changed
+    assert result.links_unchanged == 3
+    assert await snapshot(engine) == before
+    assert not [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+async def test_a_record_joining_a_customer_keeps_its_id(service: XrefService) -> None:
+    await service.apply_clusters(clusters([(SP, "1")]))
+    golden = await service.customer_for(SP, "1")
+
+    result = await service.apply_clusters(clusters([(SP, "1"), (QB, "58")]))
+
+    assert await service.customer_for(QB, "58") == golden
+    assert (result.customers_created, result.links_added, result.links_unchanged) == (0, 1, 1)
+
+
+async def test_merging_two_customers_keeps_the_larger_and_the_old_id_still_resolves(service: XrefService) -> None:
+    await service.apply_clusters(clusters([(SP, "1"), (QB, "1")], [(TW, "1")]))
+    big, small = await service.customer_for(SP, "1"), await service.customer_for(TW, "1")
+    assert big is not None and small is not None
+
+    result = await service.apply_clusters(clusters([(SP, "1"), (QB, "1"), (TW, "1")]))
+
+    assert (result.links_moved, result.customers_retired, result.customers_created) == (1, 1, 0)
+    merged = await service.get(small)
+    assert merged is not None
+    assert merged.id == big and merged.merged_from == (small,)
+    assert [link.key for link in merged.links] == [(QB, "1"), (SP, "1"), (TW, "1")]
+    assert (await service.counts())["customers"] == 1
+
+
+async def test_a_split_gives_the_smaller_part_a_new_id(service: XrefService) -> None:
+    await service.apply_clusters(clusters([(SP, "1"), (QB, "1"), (TW, "1")]))
+    golden = await service.customer_for(SP, "1")
+
+    result = await service.apply_clusters(clusters([(SP, "1"), (QB, "1")], [(TW, "1")]))
+
+    assert await service.customer_for(QB, "1") == golden
+    split_off = await service.customer_for(TW, "1")
+    assert split_off not in (None, golden)
+    assert (result.customers_created, result.links_moved) == (1, 1)
+
+
+async def test_ids_are_never_reused_after_a_customer_is_retired(service: XrefService) -> None:
+    await service.apply_clusters(clusters([(SP, "1")]))
+    old = await service.customer_for(SP, "1")
+    assert old is not None
+
+    result = await service.apply_clusters([])  # the record is gone from SharePoint
+    assert (result.links_removed, result.customers_retired) == (1, 1)
+    retired = await service.get(old)
+    assert retired is not None and retired.retired_at is not None and retired.links == ()
+
+    await service.apply_clusters(clusters([(SP, "1")]))  # and comes back
+    assert await service.customer_for(SP, "1") not in (None, old)
+
+
+async def test_links_of_systems_outside_the_run_are_left_alone(service: XrefService) -> None:
+    await service.apply_clusters(clusters([(SP, "1"), (QB, "1")]))
+    golden = await service.customer_for(QB, "1")
+
+    result = await service.apply_clusters(clusters([(SP, "2")]), systems=[SP])
+
+    assert result.links_removed == 1
+    assert await service.customer_for(QB, "1") == golden
+    customer = await service.get(golden or "")
+    assert customer is not None and customer.retired_at is None
+
+
+async def test_a_record_in_two_clusters_is_refused(service: XrefService) -> None:
+    with pytest.raises(XrefError):
+        await service.apply_clusters(clusters([(SP, "1")], [(SP, "1"), (QB, "2")]))
+
+
+async def test_links_for_many_customers_is_one_query(service: XrefService, engine: AsyncEngine) -> None:
+    await service.apply_clusters(clusters(*[[(SP, str(i)), (QB, str(i))] for i in range(20)]))
+    ids = [await service.customer_for(SP, str(i)) or "" for i in range(20)]
+
+    with count_statements(engine) as statements:
+        links = await service.links_for([*ids, "cus_unknown"])
+
+    assert len([s for s in statements if "FROM link" in s]) == 1
+    assert links["cus_unknown"] == []
+    assert all([link.key for link in links[ids[i]]] == [(QB, str(i)), (SP, str(i))] for i in range(20))
+
+
+async def test_customers_for_maps_search_hits_to_golden_ids(service: XrefService) -> None:
+    await service.apply_clusters(clusters([(SP, "1"), (QB, "58")], [(TW, "9")]))
+
+    found = await service.customers_for([(SP, "1"), (QB, "58"), (TW, "9"), (TW, "404")])
+
+    assert found[(SP, "1")] == found[(QB, "58")] != found[(TW, "9")]
+    assert (TW, "404") not in found
+
+
+async def test_get_of_an_unknown_id_is_none(service: XrefService) -> None:
+    assert await service.get("cus_doesnotexist") is None
+
+
+async def test_list_customers_pages_through_every_customer_once(service: XrefService) -> None:
+    await service.apply_clusters(clusters(*[[(SP, str(i))] for i in range(25)]))
+
+    seen: list[str] = []
+    after: str | None = None
+    pages = 0
+    while True:
+        page = await service.list_customers(first=10, after=after)
+        pages += 1
+        assert page.total == 25
+        seen += [c.id for c in page.customers]
+        if not page.has_next_page:
+            break
+        after = page.end_cursor
+
+    assert pages == 3
+    assert seen == sorted(seen) and len(set(seen)) == 25
+    assert all(len(c.links) == 1 for c in (await service.list_customers(first=5)).customers)
+
+
+async def test_list_customers_filters_by_systems_and_skips_retired(service: XrefService) -> None:
+    await service.apply_clusters(
+        clusters([(SP, "1"), (QB, "1"), (TW, "1")], [(SP, "2"), (QB, "2")], [(QB, "3")], [(TW, "4")])
+    )
+    await service.apply_clusters(
+        clusters([(SP, "1"), (QB, "1"), (TW, "1")], [(SP, "2"), (QB, "2")], [(QB, "3")])
+    )  # TW 4 is gone: its customer is retired
+
+    everyone = await service.list_customers(first=10)
+    in_qb = await service.list_customers(first=10, systems=[QB])
+    in_sp_and_qb = await service.list_customers(first=1, systems=[SP, QB])
+
+    assert everyone.total == 3
+    assert in_qb.total == 3
+    assert in_sp_and_qb.total == 2 and len(in_sp_and_qb.customers) == 1 and in_sp_and_qb.has_next_page
+    rest = await service.list_customers(first=10, after=in_sp_and_qb.end_cursor, systems=[SP, QB])
+    assert {c.systems for c in [*in_sp_and_qb.customers, *rest.customers]} == {frozenset({SP, QB, TW}), frozenset({SP, QB})}
+
+
+async def test_list_customers_refuses_foreign_cursors_and_bad_sizes(service: XrefService) -> None:
+    with pytest.raises(InvalidCursor):
+        await service.list_customers(first=10, after="not-a-cursor")
+    with pytest.raises(ValueError):
+        await service.list_customers(first=-1)
+    empty = await service.list_customers(first=10)
+    assert (empty.customers, empty.end_cursor, empty.has_next_page, empty.total) == ((), None, False, 0)
+
+
+async def test_counts_report_customers_and_links_per_system(service: XrefService) -> None:
+    await service.apply_clusters(clusters([(SP, "1"), (QB, "1")], [(SP, "2")], [(TW, "3")]))
+
+    assert await service.counts() == {"customers": 3, "retired": 0, "links": {SP: 2, QB: 1, TW: 1}}

@@ -1,0 +1,366 @@
+"""XrefService: every read and write of the identity index goes through here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+from sqlalchemy import ColumnElement, Row, and_, delete, exists, func, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors import SystemName
+from xref._errors import InvalidCursor, XrefError
+from xref._models import GoldenCustomer, Link, MatchRun, new_golden_id, utcnow
+from xref._types import ApplyResult, CustomerInfo, CustomerPage, LinkInfo
+from xref.assign import assign_golden_ids
+from xref.matching import DECIDED_BY, Cluster, RecordKey
+
+__all__ = ["MAX_PAGE_SIZE", "XrefService"]
+
+MAX_PAGE_SIZE: Final = 1000
+#: Ids per IN (...) so a huge request stays under both drivers' bind-parameter limits.
+_IN_CHUNK: Final = 1000
+_CURSOR_PREFIX: Final = "c1:"
+_MAX_MERGE_HOPS: Final = 64
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _encode_cursor(customer_id: str) -> str:
+    return base64.urlsafe_b64encode((_CURSOR_PREFIX + customer_id).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor(f"invalid cursor {cursor!r}") from exc
+    if not raw.startswith(_CURSOR_PREFIX) or len(raw) == len(_CURSOR_PREFIX):
+        raise InvalidCursor(f"invalid cursor {cursor!r}")
+    return raw[len(_CURSOR_PREFIX) :]
+
+
+def _canonical(evidence: Mapping[str, Any]) -> str:
+    return json.dumps(evidence, sort_keys=True, separators=(",", ":"))
+
+
+def _link_info(link: Link) -> LinkInfo:
+    return LinkInfo(
+        customer_id=link.customer_id,
+        system=SystemName(link.system),
+        record_id=link.record_id,
+        confidence=link.confidence,
+        evidence=link.evidence,
+        decided_by=link.decided_by,
+        created_at=link.created_at,
+        updated_at=link.updated_at,
+    )
+
+
+class XrefService:
+    """Queries and updates of the cross-reference index.
+
+    Holds only a session factory, so one instance can be shared by every request;
+    each call is its own unit of work.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def links_for(self, customer_ids: Sequence[str]) -> dict[str, list[LinkInfo]]:
+        """Links of each id (an empty list for unknown ids), in one query per 1000 ids.
+
+        Ids are taken literally: a merged id has no links; use `get` to follow merges.
+        """
+        wanted = list(dict.fromkeys(customer_ids))
+        result: dict[str, list[LinkInfo]] = {cid: [] for cid in wanted}
+        async with self._sessions() as session:
+            for chunk in _chunks(wanted, _IN_CHUNK):
+                rows = await session.scalars(
+                    select(Link).where(Link.customer_id.in_(chunk)).order_by(Link.system, Link.record_id)
+                )
+                for link in rows:
+                    result[link.customer_id].append(_link_info(link))
+        return result
+
+    async def get(self, customer_id: str) -> CustomerInfo | None:
+        """The customer with its links, following `merged_into`; None for an id never issued."""
+        async with self._sessions() as session:
+            followed: list[str] = []
+            customer = await session.get(GoldenCustomer, customer_id)
+            while customer is not None and customer.merged_into is not None:
+                followed.append(customer.id)
+                if len(followed) > _MAX_MERGE_HOPS or customer.merged_into in followed:
+                    raise XrefError(f"merge chain from {customer_id} does not end")
+                customer = await session.get(GoldenCustomer, customer.merged_into)
+            if customer is None:
+                return None
+            links = await session.scalars(
+                select(Link).where(Link.customer_id == customer.id).order_by(Link.system, Link.record_id)
+            )
+            return CustomerInfo(
+                id=customer.id,
+                created_at=customer.created_at,
+                links=tuple(_link_info(link) for link in links),
+                retired_at=customer.retired_at if customer.merged_into is None else None,
+                merged_from=tuple(followed),
+            )
+
+    async def customer_for(self, system: SystemName, record_id: str) -> str | None:
+        """The golden id the record is linked to, or None when it is not linked."""
+        async with self._sessions() as session:
+            found: str | None = await session.scalar(
+                select(Link.customer_id).where(Link.system == str(system), Link.record_id == record_id)
+            )
+            return found
+
+    async def customers_for(self, keys: Sequence[tuple[SystemName, str]]) -> dict[tuple[SystemName, str], str]:
+        """Golden ids of many records at once; unlinked records are absent from the result."""
+        wanted = list(dict.fromkeys((SystemName(system), record_id) for system, record_id in keys))
+        found: dict[tuple[SystemName, str], str] = {}
+        async with self._sessions() as session:
+            for chunk in _chunks(wanted, _IN_CHUNK):
+                rows = await session.execute(
+                    select(Link.system, Link.record_id, Link.customer_id).where(
+                        tuple_(Link.system, Link.record_id).in_([(str(s), r) for s, r in chunk])
+                    )
+                )
+                for system, record_id, customer_id in rows:
+                    found[(SystemName(system), record_id)] = customer_id
+        return found
+
+    async def list_customers(
+        self, first: int, after: str | None = None, systems: Sequence[SystemName] | None = None
+    ) -> CustomerPage:
+        """Active customers in golden-id order (keyset pagination; stable while data changes).
+
+        `systems` keeps customers linked to *every* listed system (e.g. [teamwork,
+        quickbooks]: customers known to both). `first` is 0..MAX_PAGE_SIZE; `after` is a
+        cursor from a previous page (InvalidCursor otherwise).
+        """
+        if not 0 <= first <= MAX_PAGE_SIZE:
+            raise ValueError(f"first must be between 0 and {MAX_PAGE_SIZE}, not {first}")
+        conditions: list[ColumnElement[bool]] = [GoldenCustomer.retired_at.is_(None)]
+        for system in dict.fromkeys(systems or ()):
+            conditions.append(
+                exists().where(Link.customer_id == GoldenCustomer.id, Link.system == str(SystemName(system)))
+            )
+        page_conditions = list(conditions)
+        if after is not None:
+            page_conditions.append(GoldenCustomer.id > _decode_cursor(after))
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(GoldenCustomer).where(and_(*conditions)))
+            rows = list(
+                await session.scalars(
+                    select(GoldenCustomer).where(and_(*page_conditions)).order_by(GoldenCustomer.id).limit(first + 1)
+                )
+            )
+        has_next = len(rows) > first
+        rows = rows[:first]
+        links = await self.links_for([row.id for row in rows]) if rows else {}
+        customers = tuple(
+            CustomerInfo(id=row.id, created_at=row.created_at, links=tuple(links[row.id])) for row in rows
+        )
+        return CustomerPage(
+            customers=customers,
+            end_cursor=_encode_cursor(rows[-1].id) if rows else None,
+            has_next_page=has_next,
+            total=int(total or 0),
+        )
+
+    async def counts(self) -> dict[str, Any]:
+        """{"customers": active, "retired": retired or merged, "links": {system: n}} for dashboards and the CLI."""
+        async with self._sessions() as session:
+            active = await session.scalar(
+                select(func.count()).select_from(GoldenCustomer).where(GoldenCustomer.retired_at.is_(None))
+            )
+            retired = await session.scalar(
+                select(func.count()).select_from(GoldenCustomer).where(GoldenCustomer.retired_at.is_not(None))
+            )
+            per_system = await session.execute(select(Link.system, func.count()).group_by(Link.system))
+            links = {SystemName(system): int(n) for system, n in per_system}
+        return {"customers": int(active or 0), "retired": int(retired or 0), "links": links}
+
+    async def iter_links(self, batch_size: int = 1000) -> AsyncIterator[LinkInfo]:
+        """Every link, ordered by golden id, system, record id; streamed, not loaded at once."""
+        async with self._sessions() as session, session.begin():
+            result = await session.stream_scalars(
+                select(Link)
+                .order_by(Link.customer_id, Link.system, Link.record_id)
+                .execution_options(yield_per=batch_size)
+            )
+            async for link in result:
+                yield _link_info(link)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def start_run(self) -> int:
+        """Record the start of a bulk match; returns the run id for `finish_run`."""
+        async with self._sessions.begin() as session:
+            run = MatchRun(started_at=utcnow(), stats={})
+            session.add(run)
+            await session.flush()
+            return run.id
+
+    async def finish_run(self, run_id: int, stats: Mapping[str, Any]) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(MatchRun).where(MatchRun.id == run_id).values(finished_at=utcnow(), stats=dict(stats))
+            )
+
+    async def apply_clusters(
+        self,
+        clusters: Sequence[Cluster],
+        *,
+        systems: Collection[SystemName] | None = None,
+        decided_by: str = DECIDED_BY,
+        batch_size: int = 1000,
+    ) -> ApplyResult:
+        """Make the links of `systems` say exactly what `clusters` say, keeping golden ids stable.
+
+        `clusters` are the whole truth for `systems` (all systems when None): a linked
+        record of those systems that is in no cluster is unlinked (gone from its source).
+        Links of other systems are left alone, and an id still holding one is not retired.
+        Nothing is written when nothing changed. One transaction, statements in batches.
+        """
+        scope = None if systems is None else sorted({str(SystemName(s)) for s in systems})
+        now = utcnow()
+        seen: set[RecordKey] = set()
+        for item in clusters:
+            for member in item.members:
+                if member[0] not in (scope or [member[0]]):
+                    raise XrefError(f"cluster member {member} is outside the systems {scope}")
+                if member in seen:
+                    raise XrefError(f"record {member} is in two clusters")
+                seen.add(member)
+
+        async with self._sessions.begin() as session:
+            current = await self._load_links(session, scope, batch_size)
+            created_at = await self._load_created_at(session, {row[1] for row in current.values()})
+            assignment = assign_golden_ids(
+                [item.members for item in clusters],
+                {key: row[1] for key, row in current.items()},
+                created_at,
+                new_golden_id,
+            )
+            for chunk in _chunks(assignment.new_ids, batch_size):
+                await session.execute(insert(GoldenCustomer), [{"id": cid, "created_at": now} for cid in chunk])
+
+            inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            moved = updated = unchanged = 0
+            for item, golden in zip(clusters, assignment.cluster_ids, strict=True):
+                for member in item.members:
+                    evidence = dict(item.evidence.get(member, {"matched": []}))
+                    confidence = float(item.confidence.get(member, 1.0))
+                    row = current.pop(member, None)
+                    if row is None:
+                        inserts.append(
+                            {"customer_id": golden, "system": str(member[0]), "record_id": member[1],
+                             "confidence": confidence, "evidence": evidence, "decided_by": decided_by,
+                             "created_at": now, "updated_at": now}
+                        )
+                        continue
+                    link_id, old_golden, old_confidence, old_evidence, old_decided_by = row
+                    if (old_golden, old_confidence, old_evidence, old_decided_by) == (
+                        golden, confidence, _canonical(evidence), decided_by
+                    ):
+                        unchanged += 1
+                        continue
+                    if old_golden != golden:
+                        moved += 1
+                    else:
+                        updated += 1
+                    updates.append(
+                        {"id": link_id, "customer_id": golden, "confidence": confidence, "evidence": evidence,
+                         "decided_by": decided_by, "updated_at": now}
+                    )
+            # What is left in `current` was not in any cluster: the record is gone from its system.
+            removed = [row[0] for row in current.values()]
+            for id_chunk in _chunks(removed, batch_size):
+                await session.execute(delete(Link).where(Link.id.in_(id_chunk)))
+            for chunk in _chunks(updates, batch_size):
+                await session.execute(update(Link), list(chunk))
+            for chunk in _chunks(inserts, batch_size):
+                await session.execute(insert(Link), list(chunk))
+            retired = await self._retire(session, assignment.retired, now, batch_size)
+
+        return ApplyResult(
+            links_added=len(inserts),
+            links_removed=len(removed),
+            links_moved=moved,
+            links_updated=updated,
+            links_unchanged=unchanged,
+            customers_created=len(assignment.new_ids),
+            customers_retired=retired,
+        )
+
+    @staticmethod
+    async def _load_links(
+        session: AsyncSession, scope: Sequence[str] | None, batch_size: int
+    ) -> dict[RecordKey, tuple[int, str, float, str, str]]:
+        """Current links in scope: key -> (link id, golden id, confidence, canonical evidence, decided_by)."""
+        stmt = select(
+            Link.id, Link.system, Link.record_id, Link.customer_id, Link.confidence, Link.evidence, Link.decided_by
+        )
+        if scope is not None:
+            stmt = stmt.where(Link.system.in_(scope))
+        current: dict[RecordKey, tuple[int, str, float, str, str]] = {}
+        result = await session.stream(stmt.execution_options(yield_per=batch_size))
+        row: Row[Any]
+        async for row in result:
+            current[(SystemName(row.system), row.record_id)] = (
+                row.id, row.customer_id, row.confidence, _canonical(row.evidence), row.decided_by
+            )
+        return current
+
+    @staticmethod
+    async def _load_created_at(session: AsyncSession, ids: Collection[str]) -> dict[str, datetime]:
+        created: dict[str, datetime] = {}
+        for chunk in _chunks(sorted(ids), _IN_CHUNK):
+            rows = await session.execute(
+                select(GoldenCustomer.id, GoldenCustomer.created_at).where(GoldenCustomer.id.in_(chunk))
+            )
+            created.update({cid: at for cid, at in rows})
+        return created
+
+    @staticmethod
+    async def _retire(
+        session: AsyncSession, candidates: Mapping[str, str | None], now: datetime, batch_size: int
+    ) -> int:
+        """Mark ids left without links retired (merged into where their records went); returns how many."""
+        if not candidates:
+            return 0
+        still_linked: set[str] = set()
+        ids = sorted(candidates)
+        for chunk in _chunks(ids, _IN_CHUNK):
+            still_linked.update(
+                await session.scalars(select(Link.customer_id).where(Link.customer_id.in_(chunk)).distinct())
+            )
+        by_target: dict[str | None, list[str]] = defaultdict(list)
+        for cid in ids:
+            if cid not in still_linked:
+                by_target[candidates[cid]].append(cid)
+        count = 0
+        for target, group in by_target.items():
+            for chunk in _chunks(group, batch_size):
+                await session.execute(
+                    update(GoldenCustomer)
+                    .where(GoldenCustomer.id.in_(chunk))
+                    .values(retired_at=now, merged_into=target)
+                    .execution_options(synchronize_session=False)
+                )
+                count += len(chunk)
+        return count
