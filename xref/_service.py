@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequen
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import ColumnElement, Row, and_, delete, exists, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Text, and_, bindparam, delete, exists, func, insert, select, tuple_, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors import SystemName
@@ -18,6 +18,7 @@ from xref._errors import InvalidCursor, XrefError
 from xref._models import GoldenCustomer, Link, MatchRun, new_golden_id, utcnow
 from xref._types import ApplyResult, CustomerInfo, CustomerPage, LinkInfo
 from xref.assign import assign_golden_ids
+from xref.db import canonical_json
 from xref.matching import DECIDED_BY, Cluster, RecordKey
 
 __all__ = ["MAX_PAGE_SIZE", "XrefService"]
@@ -50,8 +51,16 @@ def _decode_cursor(cursor: str) -> str:
     return raw[len(_CURSOR_PREFIX) :]
 
 
-def _canonical(evidence: Mapping[str, Any]) -> str:
-    return json.dumps(evidence, sort_keys=True, separators=(",", ":"))
+_NO_EVIDENCE: Final[Mapping[str, Any]] = {"matched": []}
+
+
+def _same_evidence(stored: str | Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether stored evidence equals `new`; text comparison first, parsing only when the text differs."""
+    if isinstance(stored, str):
+        if stored == canonical_json(new):
+            return True
+        stored = json.loads(stored)
+    return stored == new
 
 
 def _link_info(link: Link) -> LinkInfo:
@@ -236,16 +245,18 @@ class XrefService:
         Nothing is written when nothing changed. One transaction, statements in batches.
         """
         scope = None if systems is None else sorted({str(SystemName(s)) for s in systems})
-        now = utcnow()
         seen: set[RecordKey] = set()
         for item in clusters:
             for member in item.members:
-                if member[0] not in (scope or [member[0]]):
+                if scope is not None and member[0] not in scope:
                     raise XrefError(f"cluster member {member} is outside the systems {scope}")
                 if member in seen:
                     raise XrefError(f"record {member} is in two clusters")
                 seen.add(member)
+        del seen
 
+        now = utcnow()
+        link_table = Link.__table__
         async with self._sessions.begin() as session:
             current = await self._load_links(session, scope, batch_size)
             created_at = await self._load_created_at(session, {row[1] for row in current.values()})
@@ -256,14 +267,28 @@ class XrefService:
                 new_golden_id,
             )
             for chunk in _chunks(assignment.new_ids, batch_size):
-                await session.execute(insert(GoldenCustomer), [{"id": cid, "created_at": now} for cid in chunk])
+                await session.execute(
+                    insert(GoldenCustomer.__table__), [{"id": cid, "created_at": now} for cid in chunk]
+                )
 
+            # Rows are built and written a batch at a time: 300k links as dicts would not be small.
+            added = moved = updated = unchanged = 0
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
-            moved = updated = unchanged = 0
+            update_stmt = (
+                update(link_table)
+                .where(link_table.c.id == bindparam("link_id"))
+                .values(
+                    customer_id=bindparam("customer_id"),
+                    confidence=bindparam("confidence"),
+                    evidence=bindparam("evidence"),
+                    decided_by=bindparam("decided_by"),
+                    updated_at=bindparam("updated_at"),
+                )
+            )
             for item, golden in zip(clusters, assignment.cluster_ids, strict=True):
                 for member in item.members:
-                    evidence = dict(item.evidence.get(member, {"matched": []}))
+                    evidence = item.evidence.get(member, _NO_EVIDENCE)
                     confidence = float(item.confidence.get(member, 1.0))
                     row = current.pop(member, None)
                     if row is None:
@@ -272,10 +297,14 @@ class XrefService:
                              "confidence": confidence, "evidence": evidence, "decided_by": decided_by,
                              "created_at": now, "updated_at": now}
                         )
+                        added += 1
+                        if len(inserts) >= batch_size:
+                            await session.execute(insert(link_table), inserts)
+                            inserts = []
                         continue
                     link_id, old_golden, old_confidence, old_evidence, old_decided_by = row
-                    if (old_golden, old_confidence, old_evidence, old_decided_by) == (
-                        golden, confidence, _canonical(evidence), decided_by
+                    if (old_golden, old_confidence, old_decided_by) == (golden, confidence, decided_by) and (
+                        _same_evidence(old_evidence, evidence)
                     ):
                         unchanged += 1
                         continue
@@ -284,21 +313,24 @@ class XrefService:
                     else:
                         updated += 1
                     updates.append(
-                        {"id": link_id, "customer_id": golden, "confidence": confidence, "evidence": evidence,
-                         "decided_by": decided_by, "updated_at": now}
+                        {"link_id": link_id, "customer_id": golden, "confidence": confidence,
+                         "evidence": evidence, "decided_by": decided_by, "updated_at": now}
                     )
-            # What is left in `current` was not in any cluster: the record is gone from its system.
+                    if len(updates) >= batch_size:
+                        await session.execute(update_stmt, updates)
+                        updates = []
+            if inserts:
+                await session.execute(insert(link_table), inserts)
+            if updates:
+                await session.execute(update_stmt, updates)
+            # What is left in `current` was in no cluster: the record is gone from its system.
             removed = [row[0] for row in current.values()]
             for id_chunk in _chunks(removed, batch_size):
-                await session.execute(delete(Link).where(Link.id.in_(id_chunk)))
-            for chunk in _chunks(updates, batch_size):
-                await session.execute(update(Link), list(chunk))
-            for chunk in _chunks(inserts, batch_size):
-                await session.execute(insert(Link), list(chunk))
+                await session.execute(delete(link_table).where(link_table.c.id.in_(id_chunk)))
             retired = await self._retire(session, assignment.retired, now, batch_size)
 
         return ApplyResult(
-            links_added=len(inserts),
+            links_added=added,
             links_removed=len(removed),
             links_moved=moved,
             links_updated=updated,
@@ -311,19 +343,27 @@ class XrefService:
     async def _load_links(
         session: AsyncSession, scope: Sequence[str] | None, batch_size: int
     ) -> dict[RecordKey, tuple[int, str, float, str, str]]:
-        """Current links in scope: key -> (link id, golden id, confidence, canonical evidence, decided_by)."""
+        """Current links in scope: key -> (link id, golden id, confidence, evidence as stored text, decided_by)."""
         stmt = select(
-            Link.id, Link.system, Link.record_id, Link.customer_id, Link.confidence, Link.evidence, Link.decided_by
+            Link.id,
+            Link.system,
+            Link.record_id,
+            Link.customer_id,
+            Link.confidence,
+            # The stored JSON text, unparsed: parsing 300k documents to compare them is the slow part.
+            type_coerce(Link.evidence, Text),
+            Link.decided_by,
         )
         if scope is not None:
             stmt = stmt.where(Link.system.in_(scope))
         current: dict[RecordKey, tuple[int, str, float, str, str]] = {}
+        systems = {str(s): s for s in SystemName}
         result = await session.stream(stmt.execution_options(yield_per=batch_size))
-        row: Row[Any]
-        async for row in result:
-            current[(SystemName(row.system), row.record_id)] = (
-                row.id, row.customer_id, row.confidence, _canonical(row.evidence), row.decided_by
-            )
+        async for partition in result.partitions():
+            for link_id, system, record_id, customer_id, confidence, evidence, decided_by in partition:
+                current[(systems.get(system) or SystemName(system), record_id)] = (
+                    link_id, customer_id, confidence, evidence, decided_by
+                )
         return current
 
     @staticmethod

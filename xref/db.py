@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import event
@@ -9,7 +10,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["create_engine", "create_sessions", "normalize_url"]
+__all__ = ["canonical_json", "create_engine", "create_sessions", "normalize_url"]
 
 #: How long a SQLite writer waits for another writer's lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -28,6 +29,11 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: equal values store as equal text, so a re-run compares text, not parsed JSON."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url.query)
 
@@ -41,6 +47,7 @@ def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     connection would see its own empty database.
     """
     parsed = normalize_url(url)
+    kwargs.setdefault("json_serializer", canonical_json)
     if parsed.get_backend_name() == "sqlite":
         if _is_memory(parsed):
             kwargs.setdefault("poolclass", StaticPool)

@@ -61,6 +61,7 @@ DEFAULT_MAX_KEY_GROUP: Final = 4
 RULE_CONFIDENCE: Final[Mapping[str, float]] = {"email": 0.99, "phone": 0.95, "name_postal": 0.9}
 SINGLE_CONFIDENCE: Final = 1.0
 _VALUE_HASH_LENGTH: Final = 10
+_ALONE: Final[Mapping[str, Any]] = {"matched": []}
 
 RecordKey = tuple[SystemName, str]
 
@@ -114,8 +115,9 @@ def normalize_name(value: str | None) -> str | None:
     """
     if not value:
         return None
-    text = unicodedata.normalize("NFKD", value.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = value.casefold()
+    if not text.isascii():
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     text = text.replace("&", " and ").replace("+", " and ")
     text = _DROPPED.sub("", text)
     words = _SEPARATORS.sub(" ", text).split()
@@ -285,8 +287,13 @@ def cluster_records(
         evidence: dict[RecordKey, Mapping[str, Any]] = {}
         confidence: dict[RecordKey, float] = {}
         for i in indexes:
-            proofs = sorted(used.get(i, []), key=lambda p: (-RULE_CONFIDENCE[p["rule"]], p["value_hash"]))
+            proofs = used.get(i)
+            if not proofs:
+                evidence[items[i].key] = _ALONE
+                confidence[items[i].key] = SINGLE_CONFIDENCE
+                continue
+            proofs.sort(key=lambda p: (-RULE_CONFIDENCE[p["rule"]], p["value_hash"]))
             evidence[items[i].key] = {"matched": proofs}
-            confidence[items[i].key] = RULE_CONFIDENCE[proofs[0]["rule"]] if proofs else SINGLE_CONFIDENCE
+            confidence[items[i].key] = RULE_CONFIDENCE[proofs[0]["rule"]]
         clusters.append(Cluster(members=members, evidence=evidence, confidence=confidence))
     return ClusterResult(clusters=tuple(clusters), ignored_keys=dict(ignored))

@@ -23,6 +23,8 @@ from connectors import (
 )
 from connectors.sharepoint import SharePointConnector
 from sandbox._simulator import Simulator
+from sandbox._store import Store
+from tests.sharepoint._data import CUSTOMERS, make_item
 
 
 def test_connector_implements_the_protocol(connector: SharePointConnector) -> None:
@@ -107,9 +109,18 @@ async def test_fetch_many_keeps_key_order_with_none_for_absent(
     assert sp_sim.injector.calls.get("POST /v1.0/$batch") == 1
 
 
-async def test_fetch_many_batches_by_twenty(connector: SharePointConnector, sp_sim: Simulator) -> None:
-    for i in range(40):
-        await connector.create(RecordChanges(name=f"Bulk {i}"))
+def _seed(store: Store, count: int) -> None:
+    """More customers, written as the data generator would (straight into the simulator's store)."""
+    start = len(CUSTOMERS) + 1
+    store.collection("customers").put_many(
+        (i, make_item(i, {"Title": f"Bulk {i}", "CustomerStatus": "lead"})) for i in range(start, start + count)
+    )
+
+
+async def test_fetch_many_batches_by_twenty(
+    connector: SharePointConnector, sp_sim: Simulator, sp_store: Store
+) -> None:
+    _seed(sp_store, 40)
     ids = [str(i) for i in range(1, 46)]
     records = await connector.fetch_many(ids)
     assert [r.id for r in records if r] == ids
@@ -117,11 +128,12 @@ async def test_fetch_many_batches_by_twenty(connector: SharePointConnector, sp_s
     assert sp_sim.injector.calls.get("GET /v1.0/sites/" + connector.settings.site_id + "/lists/Customers/items/1") is None
 
 
-async def test_iterate_follows_every_page(connector: SharePointConnector) -> None:
-    for i in range(250):
-        await connector.create(RecordChanges(name=f"Bulk {i}"))
-    ids = [record.id async for record in connector.iterate()]
-    assert ids == [str(i) for i in range(1, 256)]
+async def test_iterate_follows_every_page(connector: SharePointConnector, sp_store: Store, sp_sim: Simulator) -> None:
+    _seed(sp_store, 445)
+    records = [record async for record in connector.iterate()]
+    assert [r.id for r in records] == [str(i) for i in range(1, 451)]
+    assert records[-1].name == "Bulk 450"
+    assert sp_sim.injector.calls.get(f"GET /v1.0/sites/{connector.settings.site_id}/lists/Customers/items") == 3
 
 
 @pytest.mark.parametrize(
