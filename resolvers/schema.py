@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from typing import Annotated
 
 import strawberry
 
@@ -64,9 +65,9 @@ class Query:
         info: Info,
         first: int = 20,
         after: str | None = None,
-        search: str | None = strawberry.argument(
-            default=None, description="Name, email or phone; matched live in every system."
-        ),
+        search: Annotated[
+            str | None, strawberry.argument(description="Name, email or phone; matched live in every system.")
+        ] = None,
     ) -> CustomerConnection:
         _check_first(first, info.context.services.max_page_size)
         if search is not None and search.strip():
