@@ -69,7 +69,8 @@ class GraphTokenAuth:
             try:
                 await self._fetch(client)
             except httpx.TransportError as exc:
-                raise SourceUnavailable(SystemName.SHAREPOINT, f"token endpoint unreachable: {type(exc).__name__}") from exc
+                reason = f"token endpoint unreachable: {type(exc).__name__}"
+                raise SourceUnavailable(SystemName.SHAREPOINT, reason) from exc
         return True
 
     async def _fetch(self, client: httpx.AsyncClient) -> None:

@@ -56,14 +56,23 @@ class _SubResponse:
     body: Any
 
 
-def _us_phone(phone: str) -> str | None:
-    """The list stores North American numbers as `(415) 444-6538`."""
-    digits = re.sub(r"\D", "", phone)
+#: Spellings of one North American number seen in the Phone column (a free-text column, so people
+#: type it many ways); Graph `eq` is exact apart from case, so search asks for each of them.
+_PHONE_SPELLINGS = (
+    "({a}) {b}-{c}", "{a}-{b}-{c}", "+1 {a} {b} {c}", "{a}.{b}.{c}", "{a}{b}{c}", "+1{a}{b}{c}",
+)
+
+
+def _phone_variants(phone: str) -> list[str]:
+    """The raw input plus the usual spellings of a 10-digit (optionally +1) number."""
+    raw = phone.strip()
+    digits = re.sub(r"\D", "", raw)
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]
     if len(digits) != 10:
-        return None
-    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+        return [raw]
+    parts = {"a": digits[:3], "b": digits[3:6], "c": digits[6:]}
+    return _unique([*(f.format(**parts) for f in _PHONE_SPELLINGS), raw])
 
 
 def _unique(values: Sequence[str | None]) -> list[str]:
@@ -178,7 +187,7 @@ class SharePointConnector:
             e = email.strip()
             filters += [f"fields/EmailPrimary eq {odata_string(v)}" for v in _unique([e, e.lower()])]
         if phone and phone.strip():
-            filters += [f"fields/Phone eq {odata_string(v)}" for v in _unique([_us_phone(phone), phone.strip()])]
+            filters += [f"fields/Phone eq {odata_string(v)}" for v in _phone_variants(phone)]
         if not filters:
             return []
         urls = [self._list_url(self._items, CUSTOMER_COLUMNS, f) for f in filters]

@@ -81,7 +81,7 @@ def _admin_routes(api: ItemsApi, issuer: TokenIssuer) -> list[Route]:
         if site_list is None or item is None:
             return JSONResponse({"error": "not found"}, status_code=404)
         try:
-            values = api._validate(site_list, orjson.loads(await request.body()), creating=False)
+            values = api.validate_fields(site_list, orjson.loads(await request.body()), creating=False)
         except GraphError as exc:
             return JSONResponse({"error": exc.message}, status_code=400)
         updated = update_item(site_list, item, values, dict(fidelity.HUMAN_EDITOR))

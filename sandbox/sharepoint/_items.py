@@ -120,7 +120,7 @@ class ItemsApi:
 
     # --- lists ------------------------------------------------------------------------------
 
-    def _list_json(self, request: Request, site_list: SiteList) -> dict[str, Any]:
+    def _list_json(self, site_list: SiteList) -> dict[str, Any]:
         definition = site_list.definition
         path = "Shared%20Documents" if definition.is_library else f"Lists/{quote(definition.title)}"
         return {
@@ -136,7 +136,7 @@ class ItemsApi:
     async def lists(self, request: Request) -> Response:
         if request.path_params["site"].lower() != self.site.id.lower():
             raise item_not_found("Requested site could not be found")
-        value = [self._list_json(request, sl) for sl in self.site.lists]
+        value = [self._list_json(sl) for sl in self.site.lists]
         if (raw := _param(request, "filter")) is not None:
             match = re.fullmatch(r"\s*displayName\s+eq\s+'((?:[^']|'')*)'\s*", raw)
             if match is None:
@@ -149,7 +149,7 @@ class ItemsApi:
     async def get_list(self, request: Request) -> Response:
         site_list = self.resolve_list(request)
         return graph_json({"@odata.context": f"{graph_root(request)}/$metadata#sites('{self.site.id}')/lists/$entity",
-                           **self._list_json(request, site_list)})
+                           **self._list_json(site_list)})
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -247,7 +247,7 @@ class ItemsApi:
 
     # --- writes -----------------------------------------------------------------------------
 
-    def _validate(self, site_list: SiteList, values: Any, *, creating: bool) -> dict[str, str | None]:
+    def validate_fields(self, site_list: SiteList, values: Any, *, creating: bool) -> dict[str, str | None]:
         if not isinstance(values, dict):
             raise invalid_request("Invalid request: 'fields' must be an object.")
         definition = site_list.definition
@@ -291,13 +291,13 @@ class ItemsApi:
             raise invalid_request("Files and folders should only be added to a DocumentLibrary via the OneDrive API")
         if not isinstance(body, dict) or "fields" not in body:
             raise invalid_request("Invalid request: the body must contain 'fields'.")
-        values = self._validate(site_list, body["fields"], creating=True)
+        values = self.validate_fields(site_list, body["fields"], creating=True)
         item = create_item(site_list, values, _APP_EDITOR)
         return self._item_response(request, site_list, item, 201, expand=True, select=None)
 
     async def patch_fields(self, request: Request) -> Response:
         site_list, item = self.resolve_item(request)
-        values = self._validate(site_list, _body_json(await request.body()), creating=False)
+        values = self.validate_fields(site_list, _body_json(await request.body()), creating=False)
         self._check_if_match(request, item)
         item = update_item(site_list, item, values, _APP_EDITOR)
         return self._fields_response(request, site_list, item)

@@ -125,10 +125,13 @@ async def test_fetch_many_batches_by_twenty(
     records = await connector.fetch_many(ids)
     assert [r.id for r in records if r] == ids
     assert sp_sim.injector.calls.get("POST /v1.0/$batch") == 3
-    assert sp_sim.injector.calls.get("GET /v1.0/sites/" + connector.settings.site_id + "/lists/Customers/items/1") is None
+    single_gets = [call for call in sp_sim.injector.calls if call.startswith("GET ")]
+    assert single_gets == []
 
 
-async def test_iterate_follows_every_page(connector: SharePointConnector, sp_store: Store, sp_sim: Simulator) -> None:
+async def test_iterate_follows_every_page(
+    connector: SharePointConnector, sp_store: Store, sp_sim: Simulator
+) -> None:
     _seed(sp_store, 445)
     records = [record async for record in connector.iterate()]
     assert [r.id for r in records] == [str(i) for i in range(1, 451)]
@@ -144,6 +147,7 @@ async def test_iterate_follows_every_page(connector: SharePointConnector, sp_sto
         ({"email": "BIRDS@example.com"}, ["2"]),
         ({"phone": "415.444.6538"}, ["1"]),
         ({"phone": "+1 415 555 9933"}, ["4"]),
+        ({"phone": "415-555-9933"}, ["4"]),
         ({"name": "Dukes", "email": "bbq@example.com"}, ["5", "3"]),
         ({"name": "Nobody"}, []),
         ({}, []),

@@ -222,7 +222,8 @@ def test_update_with_current_etag_bumps_the_version(graph: httpx.Client, list_pa
     assert fields["Modified"] > before["fields"]["Modified"]
     assert fields["EditorLookupId"] != before["fields"]["EditorLookupId"]
     # The fields eTag shape is accepted as well.
-    again = graph.patch(f"{list_path}/items/2/fields", json={"Zip": "94301"}, headers={"If-Match": fields["@odata.etag"]})
+    again = graph.patch(f"{list_path}/items/2/fields", json={"Zip": "94301"},
+                        headers={"If-Match": fields["@odata.etag"]})
     assert again.status_code == 200
 
 
@@ -322,3 +323,13 @@ def test_outage_answers_service_not_available(graph: httpx.Client, list_path: st
     resp = graph.get(f"{list_path}/items/1")
     assert resp.status_code == 503
     assert _error(resp)["code"] == "serviceNotAvailable"
+
+
+def test_out_of_band_edit_moves_the_version_like_a_person_would(
+    graph: httpx.Client, list_path: str, sp_admin: Callable
+) -> None:
+    sp_admin("PATCH", "/sharepoint/lists/Customers/items/1", {"City": "Pacifica"})
+    fields = graph.get(f"{list_path}/items/1/fields").json()
+    assert fields["City"] == "Pacifica"
+    assert fields["_UIVersionString"] == "4.0"
+    assert fields["EditorLookupId"] == "6"
