@@ -26,9 +26,7 @@ def effective_sources(settings: Settings) -> SourcesSettings:
 
 def sandbox_sources(urls: Mapping[SystemName, str], credentials, settings: Settings) -> SourcesSettings:  # noqa: ANN001
     """Connector settings for simulators served at `urls`, keeping the configured limits."""
-    from sandbox.quickbooks import sandbox_settings as quickbooks_settings
-    from sandbox.sharepoint import sandbox_settings as sharepoint_settings
-    from sandbox.teamwork import sandbox_settings as teamwork_settings
+    from gateway.sandbox_sources import quickbooks_settings, sharepoint_settings, teamwork_settings
 
     quickbooks = quickbooks_settings(urls[SystemName.QUICKBOOKS], credentials).model_copy(
         update={"token_store": str(settings.data_dir / "quickbooks-token.json")}

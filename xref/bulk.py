@@ -106,10 +106,12 @@ async def run_bulk_match(
     run_id = await service.start_run()
     try:
         keys = await _read_all(connectors, region, progress)
+        records = {system: len(system_keys) for system, system_keys in keys.items()}
+        flat = [k for system_keys in keys.values() for k in system_keys]
+        del keys  # let the per-record keys go once clustered, before the links are loaded
         # Clustering is CPU-bound; off the event loop so a gateway running this stays responsive.
-        result = await asyncio.to_thread(
-            cluster_records, [k for system_keys in keys.values() for k in system_keys], max_key_group=max_key_group
-        )
+        result = await asyncio.to_thread(cluster_records, flat, max_key_group=max_key_group)
+        del flat
         applied = await service.apply_clusters(
             result.clusters, systems=list(connectors), decided_by=DECIDED_BY, batch_size=batch_size
         )
@@ -118,7 +120,7 @@ async def run_bulk_match(
         raise
     summary = MatchSummary(
         run_id=run_id,
-        records={system: len(system_keys) for system, system_keys in keys.items()},
+        records=records,
         customers=len(result.clusters),
         customers_in_2_systems=sum(1 for c in result.clusters if len(c.systems) >= 2),
         customers_in_3_systems=sum(1 for c in result.clusters if len(c.systems) >= 3),

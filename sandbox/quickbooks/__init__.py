@@ -7,7 +7,7 @@ Admin routes (exempt from faults) besides `/_admin/faults` and `/_admin/stats`:
 person in the UI would, no SyncToken), `POST /_admin/invoices/{id}/payment` (`{"amount": n}`).
 """
 
-from sandbox.quickbooks._app import QuickBooksSimConfig, create_quickbooks_simulator, sandbox_settings
+from sandbox.quickbooks._app import QuickBooksSimConfig, create_quickbooks_simulator
 from sandbox.quickbooks._oauth import TokenSettings
 
-__all__ = ["QuickBooksSimConfig", "TokenSettings", "create_quickbooks_simulator", "sandbox_settings"]
+__all__ = ["QuickBooksSimConfig", "TokenSettings", "create_quickbooks_simulator"]

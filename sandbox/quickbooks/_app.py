@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from connectors._settings import QuickBooksSettings
 from sandbox._credentials import SandboxCredentials
 from sandbox._faults import FaultSettings
 from sandbox._simulator import Simulator, build_simulator
@@ -51,16 +50,3 @@ def create_quickbooks_simulator(
     faults = faults or FaultSettings(send_retry_after=fidelity.SEND_RETRY_AFTER)
     return build_simulator("quickbooks", routes, store, faults, render_fault_for_injector, extra_admin_routes=admin)
 
-
-def sandbox_settings(base_url: str, credentials: SandboxCredentials) -> QuickBooksSettings:
-    """Connector settings for a simulator served at `base_url` (token endpoint on the same app)."""
-    base = base_url.rstrip("/")
-    return QuickBooksSettings(
-        base_url=base,
-        token_url=f"{base}/oauth2/v1/tokens/bearer",
-        app_url=f"{base}/app",
-        realm_id=credentials.quickbooks_realm_id,
-        client_id=credentials.quickbooks_client_id,
-        client_secret=credentials.quickbooks_client_secret,
-        refresh_token=credentials.quickbooks_refresh_token,
-    )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
 
-from connectors._settings import TeamworkSettings
 from sandbox._credentials import SandboxCredentials
 from sandbox._faults import FaultInjector, FaultSettings
 from sandbox._simulator import Simulator, build_simulator
@@ -15,7 +13,7 @@ from sandbox.teamwork._records import TeamworkRecords
 from sandbox.teamwork._v1 import routes as v1_routes
 from sandbox.teamwork._v3 import routes as v3_routes
 
-__all__ = ["create_teamwork_simulator", "fidelity", "sandbox_settings"]
+__all__ = ["create_teamwork_simulator", "fidelity"]
 
 
 def create_teamwork_simulator(
@@ -36,7 +34,3 @@ def create_teamwork_simulator(
     holder.append(simulator.injector)
     return simulator
 
-
-def sandbox_settings(base_url: str, credentials: SandboxCredentials) -> TeamworkSettings:
-    """Connector settings for a simulator served at `base_url` (Basic auth with the sandbox API key)."""
-    return TeamworkSettings(base_url=base_url.rstrip("/"), api_key=SecretStr(credentials.teamwork_api_key))

@@ -15,7 +15,8 @@ from sandbox._faults import FaultSettings
 from sandbox._server import ThreadedServer
 from sandbox._simulator import Simulator
 from sandbox._store import Store
-from sandbox.quickbooks import QuickBooksSimConfig, create_quickbooks_simulator, sandbox_settings
+from gateway.sandbox_sources import quickbooks_settings as sandbox_settings
+from sandbox.quickbooks import QuickBooksSimConfig, create_quickbooks_simulator
 
 
 @dataclass

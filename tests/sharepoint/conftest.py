@@ -16,7 +16,8 @@ from sandbox._credentials import SandboxCredentials
 from sandbox._server import ThreadedServer
 from sandbox._simulator import Simulator
 from sandbox._store import Store
-from sandbox.sharepoint import create_sharepoint_simulator, sandbox_settings
+from gateway.sandbox_sources import sharepoint_settings as sandbox_settings
+from sandbox.sharepoint import create_sharepoint_simulator
 from tests.sharepoint._data import CUSTOMERS, DOCUMENTS
 
 

@@ -249,6 +249,10 @@ class PostgresServer:
         """A SQLAlchemy URL for `database` (async driver by default)."""
         return f"postgresql+{driver}://{self.user}@{self.host}:{self.port}/{database}"
 
+    def dsn(self, database: str = "postgres") -> str:
+        """A libpq-style DSN, for asyncpg.connect or psql."""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+
     def create_database(self, name: str | None = None) -> str:
         """Create an empty database (a random name by default) and return its asyncpg URL."""
         name = name or f"t_{uuid.uuid4().hex[:16]}"

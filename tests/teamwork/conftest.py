@@ -14,7 +14,8 @@ from sandbox._credentials import SandboxCredentials
 from sandbox._server import ThreadedServer
 from sandbox._simulator import Simulator
 from sandbox._store import Store
-from sandbox.teamwork import create_teamwork_simulator, sandbox_settings
+from gateway.sandbox_sources import teamwork_settings as sandbox_settings
+from sandbox.teamwork import create_teamwork_simulator
 
 CUSTOMERS = 12  # ids 2..13; id 1 is the site owner
 

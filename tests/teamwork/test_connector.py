@@ -27,7 +27,7 @@ from connectors.teamwork import TeamworkConnector
 from sandbox._credentials import SandboxCredentials
 from sandbox._server import ThreadedServer
 from sandbox._store import Store
-from sandbox.teamwork import sandbox_settings
+from gateway.sandbox_sources import teamwork_settings as sandbox_settings
 
 FULL = RecordChanges(
     name="Bill's Windsurf Shop",
