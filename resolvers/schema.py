@@ -12,6 +12,7 @@ import strawberry
 from connectors import ConnectorError, SystemName
 from resolvers.errors import MaskInternalErrors, bad_input
 from resolvers.pagination import decode_cursor, encode_cursor
+from xref import InvalidCursor, customer_cursor
 from resolvers.types import Customer, CustomerConnection, CustomerEdge, Info, PageInfo
 
 log = logging.getLogger("c360.resolvers")
@@ -52,12 +53,10 @@ async def _search_hits(info: Info, text: str) -> list[str]:
 class Query:
     @strawberry.field(description="One customer by its golden id; null if no such customer.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        xref = info.context.services.xref
-        found = await xref.get(str(id))
+        found = await info.context.services.xref.get(str(id))
         if found is None:
             return None
-        links = await info.context.links.load(found.id)
-        return Customer(id=strawberry.ID(found.id), links=links)
+        return Customer(id=strawberry.ID(found.id), links=list(found.links))
 
     @strawberry.field(description="Customers, in golden-id order or by relevance when searching.")
     async def customers(
@@ -72,15 +71,17 @@ class Query:
         _check_first(first, info.context.services.max_page_size)
         if search is not None and search.strip():
             return await _search_page(info, search.strip(), first, after)
-        page = await info.context.services.xref.list_customers(first=first, after=after)
-        links = await info.context.links.load_many(list(page.ids))
+        try:
+            page = await info.context.services.xref.list_customers(first=first, after=after)
+        except InvalidCursor:
+            raise bad_input("`after` is not a cursor returned by this API", "after") from None
         edges = [
-            CustomerEdge(cursor=cursor, node=Customer(id=strawberry.ID(cid), links=lk))
-            for cid, cursor, lk in zip(page.ids, page.cursors, links)
+            CustomerEdge(cursor=customer_cursor(c.id), node=Customer(id=strawberry.ID(c.id), links=list(c.links)))
+            for c in page.customers
         ]
         return CustomerConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor),
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
             total_count=page.total,
         )
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import ColumnElement, Text, and_, bindparam, delete, exists, func, insert, select, tuple_, type_coerce, update
+from sqlalchemy import ColumnElement, Table, Text, and_, bindparam, delete, exists, func, insert, select, tuple_, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors import SystemName
@@ -54,13 +53,13 @@ def _decode_cursor(cursor: str) -> str:
 _NO_EVIDENCE: Final[Mapping[str, Any]] = {"matched": []}
 
 
-def _same_evidence(stored: str | Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
-    """Whether stored evidence equals `new`; text comparison first, parsing only when the text differs."""
-    if isinstance(stored, str):
-        if stored == canonical_json(new):
-            return True
-        stored = json.loads(stored)
-    return stored == new
+def _evidence_fingerprint(evidence: str | Mapping[str, Any]) -> int:
+    """A small stand-in for evidence when comparing 300k links (the text itself would double the memory).
+
+    Stored evidence is canonical JSON (xref.db.create_engine's serializer), so equal
+    evidence gives equal text. Text written another way only costs one needless update.
+    """
+    return hash(evidence if isinstance(evidence, str) else canonical_json(evidence))
 
 
 def _link_info(link: Link) -> LinkInfo:
@@ -256,7 +255,7 @@ class XrefService:
         del seen
 
         now = utcnow()
-        link_table = Link.__table__
+        link_table: Table = Link.__table__  # type: ignore[assignment]
         async with self._sessions.begin() as session:
             current = await self._load_links(session, scope, batch_size)
             created_at = await self._load_created_at(session, {row[1] for row in current.values()})
@@ -304,7 +303,7 @@ class XrefService:
                         continue
                     link_id, old_golden, old_confidence, old_evidence, old_decided_by = row
                     if (old_golden, old_confidence, old_decided_by) == (golden, confidence, decided_by) and (
-                        _same_evidence(old_evidence, evidence)
+                        old_evidence == _evidence_fingerprint(evidence)
                     ):
                         unchanged += 1
                         continue
@@ -342,8 +341,8 @@ class XrefService:
     @staticmethod
     async def _load_links(
         session: AsyncSession, scope: Sequence[str] | None, batch_size: int
-    ) -> dict[RecordKey, tuple[int, str, float, str, str]]:
-        """Current links in scope: key -> (link id, golden id, confidence, evidence as stored text, decided_by)."""
+    ) -> dict[RecordKey, tuple[int, str, float, int, str]]:
+        """Current links in scope: key -> (link id, golden id, confidence, evidence fingerprint, decided_by)."""
         stmt = select(
             Link.id,
             Link.system,
@@ -356,13 +355,13 @@ class XrefService:
         )
         if scope is not None:
             stmt = stmt.where(Link.system.in_(scope))
-        current: dict[RecordKey, tuple[int, str, float, str, str]] = {}
+        current: dict[RecordKey, tuple[int, str, float, int, str]] = {}
         systems = {str(s): s for s in SystemName}
         result = await session.stream(stmt.execution_options(yield_per=batch_size))
         async for partition in result.partitions():
             for link_id, system, record_id, customer_id, confidence, evidence, decided_by in partition:
                 current[(systems.get(system) or SystemName(system), record_id)] = (
-                    link_id, customer_id, confidence, evidence, decided_by
+                    link_id, customer_id, confidence, _evidence_fingerprint(evidence), decided_by
                 )
         return current
 

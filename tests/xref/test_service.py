@@ -226,3 +226,23 @@ async def test_counts_report_customers_and_links_per_system(service: XrefService
     await service.apply_clusters(clusters([(SP, "1"), (QB, "1")], [(SP, "2")], [(TW, "3")]))
 
     assert await service.counts() == {"customers": 3, "retired": 0, "links": {SP: 2, QB: 1, TW: 1}}
+
+
+async def test_new_evidence_updates_the_link_but_not_its_customer(service: XrefService) -> None:
+    await service.apply_clusters(clusters([(SP, "1"), (QB, "1")]))
+    before = await service.get(await service.customer_for(SP, "1") or "")
+    phone_too = {"matched": [{"rule": "email", "value_hash": "0123456789"}, {"rule": "phone", "value_hash": "abcdef0123"}]}
+    again = Cluster(
+        members=((QB, "1"), (SP, "1")),
+        evidence={(QB, "1"): phone_too, (SP, "1"): phone_too},
+        confidence={(QB, "1"): 0.99, (SP, "1"): 0.99},
+    )
+
+    result = await service.apply_clusters([again])
+
+    assert (result.links_updated, result.links_moved, result.links_unchanged) == (2, 0, 0)
+    after = await service.get(before.id if before else "")
+    assert before is not None and after is not None
+    assert after.links[0].evidence == phone_too
+    assert after.links[0].updated_at >= before.links[0].updated_at
+    assert after.links[0].created_at == before.links[0].created_at
