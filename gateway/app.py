@@ -22,7 +22,7 @@ from connectors import request_id_var
 from gateway.config import Settings
 from gateway.sources import close_connectors, effective_sources, open_connectors
 from resolvers import Context, Services, build_context, schema
-from xref import XrefService, create_engine, create_sessionmaker, upgrade
+from xref import XrefService, create_engine, create_sessions, upgrade
 
 log = logging.getLogger("c360.gateway")
 
@@ -75,7 +75,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         await upgrade(engine)
         connectors = open_connectors(effective_sources(settings))
         opened = Services(
-            xref=XrefService(create_sessionmaker(engine)),
+            xref=XrefService(create_sessions(engine)),
             connectors=connectors,
             max_page_size=settings.max_page_size,
         )

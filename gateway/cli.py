@@ -8,7 +8,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, TextIO
 
 import typer
 import uvicorn
@@ -111,21 +111,21 @@ def sandbox_generate(
 
 async def _run_match(settings: Settings, evaluate: Path | None) -> None:
     from gateway.sources import close_connectors, effective_sources, open_connectors
-    from xref import XrefService, create_engine, create_sessionmaker, run_bulk_match, upgrade
+    from xref import XrefService, create_engine, create_sessions, run_bulk_match, upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)
     await upgrade(engine)
     connectors = open_connectors(effective_sources(settings))
     try:
-        service = XrefService(create_sessionmaker(engine))
+        service = XrefService(create_sessions(engine))
         with counting_progress([s.value for s in connectors]) as progress:
             summary = await run_bulk_match(connectors, service, progress=lambda system, n: progress(system.value, n))
         console.print(figures_table("Match summary", _summary_rows(summary)))
         if evaluate is not None:
-            from xref import evaluate_links
+            from xref import evaluate_service
 
-            scores = await evaluate_links(service, evaluate)
+            scores = await evaluate_service(service, evaluate)
             console.print(figures_table("Against ground truth (pairwise)", _summary_rows(scores)))
     finally:
         await close_connectors(connectors)
@@ -163,25 +163,26 @@ def xref_export(
     output: Annotated[Optional[Path], typer.Option(help="File to write (default: stdout).")] = None,
 ) -> None:
     """Export the links: golden id, system, record id, confidence, decided by."""
-    from xref import XrefService, create_engine, create_sessionmaker, export_links
+    from xref import XrefService, create_engine, create_sessions, export_links
 
     if format not in ("csv", "json"):
         console.print(f"[red]--format must be csv or json, got {format!r}[/red]")
         raise typer.Exit(2)
     settings = _settings()
 
-    async def run() -> str:
+    async def run(out: TextIO) -> int:
         engine = create_engine(settings.resolved_database_url)
         try:
-            return await export_links(XrefService(create_sessionmaker(engine)), format)
+            return await export_links(XrefService(create_sessions(engine)), out, format)  # type: ignore[arg-type]
         finally:
             await engine.dispose()
 
-    text = asyncio.run(run())
     if output is None:
-        sys.stdout.write(text)
+        asyncio.run(run(sys.stdout))
     else:
-        output.write_text(text)
+        with output.open("w", encoding="utf-8", newline="") as out:
+            rows = asyncio.run(run(out))
+        console.print(f"wrote {rows:,} links to {output}")
 
 
 @app.command("export-schema")

@@ -7,12 +7,17 @@ pairs make a customer, with confidence and evidence, never names, emails or addr
 from xref._errors import InvalidCursor, XrefError
 from xref._migrate import alembic_config, upgrade
 from xref._models import Base, GoldenCustomer, Link, MatchRun, new_golden_id
-from xref._service import MAX_PAGE_SIZE, XrefService
+from xref._service import MAX_PAGE_SIZE, XrefService, customer_cursor
 from xref._types import ApplyResult, CustomerInfo, CustomerPage, LinkInfo
+from xref.bulk import MatchSummary, run_bulk_match
 from xref.db import create_engine, create_sessions
+from xref.evaluate import Evaluation, evaluate_service
+from xref.export import export_links
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "Evaluation",
+    "MatchSummary",
     "ApplyResult",
     "Base",
     "CustomerInfo",
@@ -27,6 +32,10 @@ __all__ = [
     "alembic_config",
     "create_engine",
     "create_sessions",
+    "customer_cursor",
+    "evaluate_service",
+    "export_links",
     "new_golden_id",
+    "run_bulk_match",
     "upgrade",
 ]

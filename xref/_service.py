@@ -40,6 +40,11 @@ def _encode_cursor(customer_id: str) -> str:
     return base64.urlsafe_b64encode((_CURSOR_PREFIX + customer_id).encode()).decode().rstrip("=")
 
 
+def customer_cursor(customer_id: str) -> str:
+    """The opaque cursor that pages on from `customer_id` (the same one `list_customers` issues)."""
+    return _encode_cursor(customer_id)
+
+
 def _decode_cursor(cursor: str) -> str:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()

@@ -17,7 +17,7 @@ from sandbox._server import ThreadedServer
 from sandbox._simulator import Simulator
 from sandbox.generate import generate
 from sandbox.runtime import credentials_for, open_simulators
-from xref import MatchSummary, XrefService, create_engine, create_sessionmaker, run_bulk_match, upgrade
+from xref import MatchSummary, XrefService, create_engine, create_sessions, run_bulk_match, upgrade
 
 
 @dataclass
@@ -38,7 +38,7 @@ async def _initial_match(settings: Settings) -> MatchSummary:
     await upgrade(engine)
     connectors = open_connectors(effective_sources(settings))
     try:
-        return await run_bulk_match(connectors, XrefService(create_sessionmaker(engine)))
+        return await run_bulk_match(connectors, XrefService(create_sessions(engine)))
     finally:
         await close_connectors(connectors)
         await engine.dispose()
