@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,32 +21,16 @@ from connectors._errors import (
 )
 from connectors._record import Address, CustomerStatus, Invoice, PersonName, RecordChanges, SourceRecord, SystemName
 from connectors._retry import server_retry_after
+from connectors._values import parse_datetime, text
 
 QBO = SystemName.QUICKBOOKS
 #: QuickBooks may show an inactive customer as "Name (deleted)"; the name itself has no suffix.
 _DELETED_SUFFIX = " (deleted)"
 
 
-def text(value: Any) -> str | None:
-    """Missing, null and "" all mean no value."""
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
-
-
 def _sub(raw: Mapping[str, Any], key: str, inner: str) -> str | None:
     obj = raw.get(key)
     return text(obj.get(inner)) if isinstance(obj, Mapping) else None
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _date(value: Any) -> date | None:
@@ -74,7 +58,7 @@ def customer_to_record(raw: Mapping[str, Any], url: str) -> SourceRecord:
         system=QBO,
         id=str(raw["Id"]),
         version=text(raw.get("SyncToken")),
-        updated_at=_timestamp(meta.get("LastUpdatedTime")),
+        updated_at=parse_datetime(meta.get("LastUpdatedTime")),
         name=text(raw.get("CompanyName")) or display,
         person_name=PersonName(given, family) if given or family else None,
         email=_sub(raw, "PrimaryEmailAddr", "Address"),
@@ -151,7 +135,7 @@ def invoice_to_model(raw: Mapping[str, Any], url: str) -> Invoice:
         total=_money(raw.get("TotalAmt")),
         balance=_money(raw.get("Balance")),
         currency=text(currency.get("value")),
-        updated_at=_timestamp(meta.get("LastUpdatedTime")),
+        updated_at=parse_datetime(meta.get("LastUpdatedTime")),
         url=url,
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -23,6 +22,7 @@ from connectors._errors import (
 from connectors._http import throttled
 from connectors._record import Address, CustomerStatus, Document, RecordChanges, SourceRecord, SystemName
 from connectors._retry import parse_retry_after
+from connectors._values import parse_datetime, text
 
 SYSTEM = SystemName.SHAREPOINT
 
@@ -37,22 +37,6 @@ PREFER_NON_INDEXED = "HonorNonIndexedQueriesWarningMayFailRandomly"
 _ADDRESS_COLUMNS = ("StreetAddress1", "StreetAddress2", "City", "State", "Zip")
 _STATUSES = {"lead": CustomerStatus.LEAD, "active": CustomerStatus.ACTIVE}
 _WEB_URL_ITEM = re.compile(r"^(?P<prefix>.*/)(?P<id>\d+)_\.000$")
-
-
-def text(value: Any) -> str | None:
-    """Missing, null and "" are all "no value"."""
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
 
 
 def odata_string(value: str) -> str:
@@ -89,7 +73,7 @@ def record_from_item(item: Mapping[str, Any], fallback_url: str | None = None) -
         id=record_id,
         # The fields eTag is present on every read and on the PATCH answer, so versions always look alike.
         version=text(fields.get("@odata.etag")) or text(item.get("eTag")) or text(item.get("@odata.etag")),
-        updated_at=parse_time(fields.get("Modified") or item.get("lastModifiedDateTime")),
+        updated_at=parse_datetime(fields.get("Modified") or item.get("lastModifiedDateTime")),
         name=text(fields.get("Title")),
         person_name=None,
         email=text(fields.get("EmailPrimary")),
@@ -132,7 +116,7 @@ def document_from_item(item: Mapping[str, Any], customer_id: str) -> Document:
         name=text(fields.get("FileLeafRef")) or text(item.get("name")) or document_id,
         document_type=text(fields.get("DocumentType")),
         url=text(item.get("webUrl")),
-        modified=parse_time(fields.get("Modified") or item.get("lastModifiedDateTime")),
+        modified=parse_datetime(fields.get("Modified") or item.get("lastModifiedDateTime")),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ from connectors._errors import (
 )
 from connectors._http import throttled
 from connectors._record import Address, CustomerStatus, Project, RecordChanges, SourceRecord, SystemName
+from connectors._values import parse_datetime, text
 
 SYSTEM = SystemName.TEAMWORK
 
@@ -29,25 +30,6 @@ _ALPHA2 = {
     "AUSTRALIA": "AU", "NZL": "NZ", "NEW ZEALAND": "NZ", "DEU": "DE", "GERMANY": "DE", "FRA": "FR",
     "FRANCE": "FR", "MEX": "MX", "MEXICO": "MX",
 }
-
-
-def text(value: Any) -> str | None:
-    """Missing key, null and "" all mean no value."""
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    raw = text(value)
-    if raw is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def parse_date(value: Any) -> date | None:

@@ -103,6 +103,9 @@ CUSTOMER_WRITABLE = frozenset({
     "PrimaryEmailAddr", "PrimaryPhone", "Mobile", "Fax", "AlternatePhone", "WebAddr",
     "BillAddr", "ShipAddr", "Notes", "Active", "Job", "ParentRef", "BillWithParent",
     "Taxable", "CurrencyRef", "PrintOnCheckName", "PreferredDeliveryMethod",
+    # Real Customer properties c360 does not use, stored as sent: python-quickbooks puts them
+    # (empty/false) in every Customer it writes, and QBO accepts them.
+    "IsProject", "ResaleNum", "OpenBalanceDate", "PrimaryTaxIdentifier",
 })
 #: Sent by clients that echo a whole read record back; accepted and ignored on writes.
 CUSTOMER_READ_ONLY = frozenset({

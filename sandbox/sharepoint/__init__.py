@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sandbox._credentials import SandboxCredentials
 from sandbox.sharepoint import fidelity
 from sandbox.sharepoint._app import create_sharepoint_simulator
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
