@@ -67,6 +67,7 @@ def customer_to_record(raw: Mapping[str, Any], url: str) -> SourceRecord:
         status=CustomerStatus.ACTIVE if active else CustomerStatus.INACTIVE,
         website=_sub(raw, "WebAddr", "URI"),
         url=url,
+        balance=_money(raw.get("Balance")) if raw.get("Balance") is not None else None,
         raw=raw,
     )
 

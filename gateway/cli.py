@@ -74,8 +74,9 @@ def sandbox(
     documented_limits: Annotated[
         bool, typer.Option(help="Throttle at the documented rate limits (Teamwork 150/min, QuickBooks 500/min, 10 concurrent).")
     ] = False,
+    empty: Annotated[bool, typer.Option(help="Start with empty systems instead of generating demo data.")] = False,
 ) -> None:
-    """Serve the three simulators (generates demo data on first start)."""
+    """Serve the three simulators (generates demo data on first start unless --empty)."""
     if ctx.invoked_subcommand is not None:
         return
     from sandbox._faults import FaultSettings
@@ -84,12 +85,12 @@ def sandbox(
 
     settings = _settings()
     configure_logging(settings.log_level)
-    if not has_data(settings.data_dir):
+    if not empty and not has_data(settings.data_dir):
         _generate(settings, 300, 42)
     limits = {"teamwork": {"rate_limit_per_minute": 150},
               "quickbooks": {"rate_limit_per_minute": 500, "max_concurrent": 10}} if documented_limits else {}
     faults = {s: FaultSettings(latency_ms=latency_ms, **limits.get(s, {})) for s in ("sharepoint", "teamwork", "quickbooks")}
-    sims = open_simulators(settings.data_dir, credentials_for(settings.data_dir), faults)
+    sims = open_simulators(None if empty else settings.data_dir, credentials_for(settings.data_dir), faults)
     ports = {"sharepoint": settings.sandbox.sharepoint_port, "teamwork": settings.sandbox.teamwork_port,
              "quickbooks": settings.sandbox.quickbooks_port}
     for name, port in ports.items():

@@ -276,3 +276,14 @@ async def test_a_create_retried_after_a_lost_response_is_applied_once(qbo: Any) 
         await conn.aclose()
     assert transport.dropped and created.name == "Exactly Once LLC"
     assert qbo.query("select count(*) from Customer").json()["QueryResponse"]["totalCount"] == 1
+
+
+async def test_customer_balance_is_the_sum_of_its_open_invoices(qbo: Any, conn: QuickBooksConnector) -> None:
+    customer = qbo.create_customer(DisplayName="Owes Money")
+    paid = qbo.create_invoice(customer["Id"], 100.0)
+    qbo.create_invoice(customer["Id"], 40.0, 2.5)
+    qbo.admin("POST", f"/invoices/{paid['Id']}/payment", {"amount": 100})
+
+    record = await conn.fetch(customer["Id"])
+
+    assert record.balance == Decimal("42.5")
