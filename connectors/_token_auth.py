@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -28,7 +29,7 @@ EXPIRY_MARGIN_S = 300.0
 _token_sent: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar("c360_token_sent", default=None)
 
 
-class CachedBearerAuth:
+class CachedBearerAuth(ABC):
     """AuthProvider sending `Authorization: Bearer`; subclasses say how to obtain a token (`_grant`).
 
     N concurrent calls that find the token expired, or all get a 401 for it, cause one
@@ -73,9 +74,9 @@ class CachedBearerAuth:
         await self._renew(client, stale=sent[1] if sent is not None and sent[0] == id(self) else self._token)
         return True
 
+    @abstractmethod
     async def _grant(self, client: httpx.AsyncClient) -> Mapping[str, Any]:
         """Ask this system for a token (via `_post`); the JSON of the 200 answer, or its ConnectorError."""
-        raise NotImplementedError
 
     async def _renew(self, client: httpx.AsyncClient, stale: str | None) -> str:
         async with self._lock:

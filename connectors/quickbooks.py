@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 
 from connectors._errors import RecordNotFound, VersionConflict
-from connectors._http import SourceClient, build_http_client
-from connectors._quickbooks_auth import QuickBooksAuth, Sleep
+from connectors._http import SourceClient, Sleep, build_http_client
+from connectors._quickbooks_auth import QuickBooksAuth
 from connectors._quickbooks_mapping import customer_body, customer_to_record, invoice_to_model, translate_error
 from connectors._record import Invoice, RecordChanges, SourceRecord, SystemName
 from connectors._settings import QuickBooksSettings, UpstreamLimits

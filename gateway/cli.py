@@ -67,10 +67,43 @@ def _generate(settings: Settings, customers: int, seed: int) -> None:
     console.print(figures_table(f"Generated {customers:,} customers (seed {seed})", rows))
 
 
+#: The documented rate limits (source-apis.md 2.6 and 3.8).
+DOCUMENTED_LIMITS: dict[str, dict[str, int]] = {
+    "teamwork": {"rate_limit_per_minute": 150},
+    "quickbooks": {"rate_limit_per_minute": 500, "max_concurrent": 10},
+}
+
+
+def _sandbox_faults(settings: Settings, latency_ms: float | None, documented_limits: bool) -> dict[str, object]:
+    """Fault settings per simulator: config (C360_SANDBOX__FAULTS__...) first, then the CLI flags."""
+    from pydantic import ValidationError
+
+    from sandbox._faults import FaultSettings
+    from sandbox.runtime import SYSTEMS
+
+    unknown = set(settings.sandbox.faults) - set(SYSTEMS)
+    if unknown:
+        console.print(f"[red]C360_SANDBOX__FAULTS names unknown systems: {', '.join(sorted(unknown))}[/red]")
+        raise typer.Exit(2)
+    faults: dict[str, object] = {}
+    for system in SYSTEMS:
+        knobs = dict(settings.sandbox.faults.get(system, {}))
+        if latency_ms is not None:
+            knobs["latency_ms"] = latency_ms
+        if documented_limits:
+            knobs.update(DOCUMENTED_LIMITS.get(system, {}))
+        try:
+            faults[system] = FaultSettings.model_validate(knobs)
+        except ValidationError as exc:
+            console.print(f"[red]invalid fault settings for {system}:[/red] {exc}")
+            raise typer.Exit(2) from None
+    return faults
+
+
 @sandbox_app.callback()
 def sandbox(
     ctx: typer.Context,
-    latency_ms: Annotated[float, typer.Option(help="Added latency of every simulated API call.")] = 0.0,
+    latency_ms: Annotated[Optional[float], typer.Option(help="Added latency of every simulated API call.")] = None,
     documented_limits: Annotated[
         bool, typer.Option(help="Throttle at the documented rate limits (Teamwork 150/min, QuickBooks 500/min, 10 concurrent).")
     ] = False,
@@ -79,7 +112,6 @@ def sandbox(
     """Serve the three simulators (generates demo data on first start unless --empty)."""
     if ctx.invoked_subcommand is not None:
         return
-    from sandbox._faults import FaultSettings
     from sandbox._server import ServedApp, serve_all
     from sandbox.runtime import credentials_for, has_data, open_simulators
 
@@ -87,9 +119,7 @@ def sandbox(
     configure_logging(settings.log_level)
     if not empty and not has_data(settings.data_dir):
         _generate(settings, 300, 42)
-    limits = {"teamwork": {"rate_limit_per_minute": 150},
-              "quickbooks": {"rate_limit_per_minute": 500, "max_concurrent": 10}} if documented_limits else {}
-    faults = {s: FaultSettings(latency_ms=latency_ms, **limits.get(s, {})) for s in ("sharepoint", "teamwork", "quickbooks")}
+    faults = _sandbox_faults(settings, latency_ms, documented_limits)
     sims = open_simulators(None if empty else settings.data_dir, credentials_for(settings.data_dir), faults)
     ports = {"sharepoint": settings.sandbox.sharepoint_port, "teamwork": settings.sandbox.teamwork_port,
              "quickbooks": settings.sandbox.quickbooks_port}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,8 @@ class SandboxSettings(BaseModel):
     sharepoint_port: int = 8361
     teamwork_port: int = 8362
     quickbooks_port: int = 8363
+    #: Fault knobs per system, e.g. C360_SANDBOX__FAULTS__QUICKBOOKS__LATENCY_MS=50 (see sandbox/_faults.py).
+    faults: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def url(self, system: SystemName) -> str:
         port = getattr(self, f"{system.value}_port")

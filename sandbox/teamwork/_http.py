@@ -6,7 +6,8 @@ import base64
 import binascii
 import math
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -17,6 +18,8 @@ from starlette.types import Receive, Scope, Send
 
 from sandbox._faults import FaultInjector, FaultKind
 from sandbox.teamwork import fidelity
+from sandbox.teamwork._records import NotFound, OwnerProtected
+from sandbox.teamwork._wire import WriteError
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -103,6 +106,30 @@ async def json_body(request: Request) -> Any:
         return await request.json()
     except ValueError as exc:
         raise ApiError(400, "Bad Request", "The body is not valid JSON") from exc
+
+
+async def company_values(
+    request: Request, parse: Callable[[Any], dict[str, str]], *, name_required: bool = False
+) -> dict[str, str]:
+    """A company write body parsed by this generation's `parse`; refused the same way by v1 and v3."""
+    try:
+        values = parse(await json_body(request))
+        if name_required and not values.get("name"):
+            raise WriteError("A company name is required", "name")
+    except WriteError as exc:
+        raise validation_error(str(exc), exc.field) from exc
+    return values
+
+
+@contextmanager
+def company_errors() -> Iterator[None]:
+    """Record errors as both generations answer them: unknown company 404, the owner company refused."""
+    try:
+        yield
+    except NotFound as exc:
+        raise not_found("Company") from exc
+    except OwnerProtected as exc:
+        raise ApiError(fidelity.OWNER_DELETE_STATUS, "Forbidden", str(exc)) from exc
 
 
 def int_param(request: Request, name: str, default: int, *, minimum: int = 1) -> int:

@@ -14,6 +14,8 @@ from sandbox.teamwork._http import (
     ApiError,
     Generation,
     Page,
+    company_errors,
+    company_values,
     endpoint,
     json_body,
     not_found,
@@ -21,8 +23,8 @@ from sandbox.teamwork._http import (
     path_id,
     validation_error,
 )
-from sandbox.teamwork._records import NotFound, OwnerProtected, TeamworkRecords
-from sandbox.teamwork._wire import WriteError, v1_company, v1_company_values, v1_project
+from sandbox.teamwork._records import NotFound, TeamworkRecords
+from sandbox.teamwork._wire import v1_company, v1_company_values, v1_project
 
 _PROJECT_STATUSES = {"ALL": None, "ACTIVE": ("active",), "ARCHIVED": ("archived",)}
 
@@ -65,44 +67,28 @@ def routes(records: TeamworkRecords, api_key: str) -> list[Route]:
     @api
     async def get_company(request: Request) -> Response:
         company_id = path_id(request, "company_id", "Company")
-        try:
+        with company_errors():
             return _ok(company=v1_company(records.company(company_id)))
-        except NotFound as exc:
-            raise not_found("Company") from exc
 
     @api
     async def create_company(request: Request) -> Response:
-        try:
-            values = v1_company_values(await json_body(request))
-            if not values.get("name"):
-                raise WriteError("A company name is required", "name")
-        except WriteError as exc:
-            raise validation_error(str(exc), exc.field) from exc
+        values = await company_values(request, v1_company_values, name_required=True)
         created = records.create_company(values)
         return _ok(201, id=str(created["id"]))
 
     @api
     async def update_company(request: Request) -> Response:
         company_id = path_id(request, "company_id", "Company")
-        try:
-            values = v1_company_values(await json_body(request))
-        except WriteError as exc:
-            raise validation_error(str(exc), exc.field) from exc
-        try:
+        values = await company_values(request, v1_company_values)
+        with company_errors():
             records.update_company(company_id, values)
-        except NotFound as exc:
-            raise not_found("Company") from exc
         return _ok()
 
     @api
     async def delete_company(request: Request) -> Response:
         company_id = path_id(request, "company_id", "Company")
-        try:
+        with company_errors():
             records.delete_company(company_id)
-        except NotFound as exc:
-            raise not_found("Company") from exc
-        except OwnerProtected as exc:
-            raise ApiError(fidelity.OWNER_DELETE_STATUS, "Forbidden", str(exc)) from exc
         return _ok()
 
     def status_filter(request: Request) -> tuple[str, ...] | None:

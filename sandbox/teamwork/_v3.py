@@ -10,19 +10,17 @@ from starlette.routing import Route
 
 from sandbox.teamwork import fidelity
 from sandbox.teamwork._http import (
-    ApiError,
     Generation,
     Page,
+    company_errors,
+    company_values,
     endpoint,
     int_list_param,
-    json_body,
-    not_found,
     page_params,
     path_id,
-    validation_error,
 )
-from sandbox.teamwork._records import NotFound, OwnerProtected, TeamworkRecords
-from sandbox.teamwork._wire import WriteError, v3_company, v3_company_values, v3_project, v3_user
+from sandbox.teamwork._records import TeamworkRecords
+from sandbox.teamwork._wire import v3_company, v3_company_values, v3_project, v3_user
 
 P = fidelity.V3_PREFIX
 
@@ -48,42 +46,26 @@ def routes(records: TeamworkRecords, api_key: str) -> list[Route]:
     @api
     async def get_company(request: Request) -> Response:
         company_id = path_id(request, "company_id", "Company")
-        try:
+        with company_errors():
             return JSONResponse({"company": v3_company(records.company(company_id))})
-        except NotFound as exc:
-            raise not_found("Company") from exc
 
     @api
     async def create_company(request: Request) -> Response:
-        try:
-            values = v3_company_values(await json_body(request))
-            if not values.get("name"):
-                raise WriteError("A company name is required", "name")
-        except WriteError as exc:
-            raise validation_error(str(exc), exc.field) from exc
+        values = await company_values(request, v3_company_values, name_required=True)
         return JSONResponse({"company": v3_company(records.create_company(values))}, status_code=201)
 
     @api
     async def update_company(request: Request) -> Response:
         company_id = path_id(request, "company_id", "Company")
-        try:
-            values = v3_company_values(await json_body(request))
-        except WriteError as exc:
-            raise validation_error(str(exc), exc.field) from exc
-        try:
+        values = await company_values(request, v3_company_values)
+        with company_errors():
             return JSONResponse({"company": v3_company(records.update_company(company_id, values))})
-        except NotFound as exc:
-            raise not_found("Company") from exc
 
     @api
     async def delete_company(request: Request) -> Response:
         company_id = path_id(request, "company_id", "Company")
-        try:
+        with company_errors():
             records.delete_company(company_id)
-        except NotFound as exc:
-            raise not_found("Company") from exc
-        except OwnerProtected as exc:
-            raise ApiError(fidelity.OWNER_DELETE_STATUS, "Forbidden", str(exc)) from exc
         return Response(status_code=204)
 
     @api

@@ -66,6 +66,7 @@ def test_whole_view_reads_every_linked_system_live(stack) -> None:
     assert customer["name"] in {r["name"] for r in customer["billing"] + customer["crm"] + customer["projectManagement"]}
     assert customer["status"] in {"ACTIVE", "INACTIVE", "LEAD"}
     assert all(r["url"] for r in customer["sourceRecords"])
+    assert all(r["balance"] is not None for r in customer["billing"])
 
 
 def test_paging_walks_every_customer_once(stack) -> None:

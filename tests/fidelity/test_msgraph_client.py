@@ -1,0 +1,227 @@
+"""msgraph-sdk (Microsoft's Graph SDK for Python, kiota + httpx), unchanged, against the SharePoint simulator.
+
+Only configuration differs from production use: the request adapter's `base_url` and a
+bearer-token provider holding a token from the simulator's client-credentials endpoint
+(in production azure-identity's ClientSecretCredential would fetch it; MSAL insists on an
+https authority with instance discovery, which a plain-http 127.0.0.1 simulator cannot offer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytest.importorskip("msgraph", reason="msgraph-sdk is not installed (pip install msgraph-sdk)")
+
+from kiota_abstractions.api_error import APIError  # noqa: E402
+from kiota_abstractions.authentication import (  # noqa: E402
+    AccessTokenProvider,
+    AllowedHostsValidator,
+    BaseBearerTokenAuthenticationProvider,
+)
+from kiota_abstractions.base_request_configuration import RequestConfiguration  # noqa: E402
+from kiota_abstractions.headers_collection import HeadersCollection  # noqa: E402
+from msgraph import GraphRequestAdapter, GraphServiceClient  # noqa: E402
+from msgraph.generated.models.field_value_set import FieldValueSet  # noqa: E402
+from msgraph.generated.models.list_item import ListItem  # noqa: E402
+from msgraph.generated.models.list_item_collection_response import ListItemCollectionResponse  # noqa: E402
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError  # noqa: E402
+from msgraph.generated.sites.item.lists.item.items.item.list_item_item_request_builder import (  # noqa: E402
+    ListItemItemRequestBuilder,
+)
+from msgraph.generated.sites.item.lists.item.items.items_request_builder import ItemsRequestBuilder  # noqa: E402
+from msgraph_core.requests.batch_request_content import BatchRequestContent  # noqa: E402
+from msgraph_core.requests.batch_request_item import BatchRequestItem  # noqa: E402
+from msgraph_core.tasks.page_iterator import PageIterator  # noqa: E402
+
+from sandbox._credentials import SandboxCredentials  # noqa: E402
+from sandbox._server import ThreadedServer  # noqa: E402
+
+PREFER = "HonorNonIndexedQueriesWarningMayFailRandomly"
+ItemsQuery = ItemsRequestBuilder.ItemsRequestBuilderGetQueryParameters
+ItemQuery = ListItemItemRequestBuilder.ListItemItemRequestBuilderGetQueryParameters
+
+
+class StaticTokenProvider(AccessTokenProvider):
+    """Hands the SDK one app-only token (what a TokenCredential would cache for an hour)."""
+
+    def __init__(self, token: str, host: str) -> None:
+        self._token = token
+        self._hosts = AllowedHostsValidator([host])
+
+    async def get_authorization_token(self, uri: str, additional_authentication_context: dict[str, Any] = {}) -> str:
+        return self._token if self._hosts.is_url_host_valid(uri) else ""
+
+    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+        return self._hosts
+
+
+@pytest.fixture
+def graph(sp_server: ThreadedServer, graph_token: str) -> GraphServiceClient:
+    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticTokenProvider(graph_token,
+                                                                                            sp_server.host)))
+    adapter.base_url = f"{sp_server.url}/v1.0"
+    return GraphServiceClient(request_adapter=adapter)
+
+
+@pytest.fixture
+def items(graph: GraphServiceClient, credentials: SandboxCredentials) -> ItemsRequestBuilder:
+    """/sites/{site-id}/lists/Customers/items (the list title stands in for its id, as Graph allows)."""
+    return graph.sites.by_site_id(credentials.sharepoint_site_id).lists.by_list_id("Customers").items
+
+
+def prefer_non_indexed() -> HeadersCollection:
+    headers = HeadersCollection()
+    headers.add("Prefer", PREFER)
+    return headers
+
+
+async def test_list_items_expand_fields_and_follow_next_link(items: ItemsRequestBuilder) -> None:
+    """$expand=fields(select=...) and $top; the opaque @odata.nextLink is followed with with_url."""
+    config = RequestConfiguration(query_parameters=ItemsQuery(expand=["fields(select=Title,EmailPrimary)"], top=2))
+    page = await items.get(request_configuration=config)
+    assert page is not None and page.value is not None
+    seen = [(i.id, i.fields.additional_data.get("Title")) for i in page.value if i.fields]
+    assert seen == [("1", "Bill's Windsurf Shop"), ("2", "Amy's Bird Sanctuary")]
+    assert set(page.value[0].fields.additional_data) == {"@odata.etag", "Title", "EmailPrimary"}
+
+    while page.odata_next_link:
+        page = await items.with_url(page.odata_next_link).get()
+        assert page is not None and page.value is not None
+        seen += [(i.id, i.fields.additional_data.get("Title")) for i in page.value if i.fields]
+    assert [item_id for item_id, _ in seen] == ["1", "2", "3", "4", "5"]
+
+
+async def test_page_iterator_walks_all_pages(graph: GraphServiceClient, items: ItemsRequestBuilder) -> None:
+    """msgraph-core's PageIterator: the generic way the SDK documents for paging."""
+    config = RequestConfiguration(query_parameters=ItemsQuery(expand=["fields"], top=2))
+    first = await items.get(request_configuration=config)
+    titles: list[str] = []
+
+    def collect(item: ListItem) -> bool:
+        assert item.fields is not None
+        titles.append(str(item.fields.additional_data["Title"]))
+        return True
+
+    iterator = PageIterator(first, graph.request_adapter, error_mapping={"XXX": ODataError})
+    iterator.parsable_factory = ListItemCollectionResponse
+    await iterator.iterate(collect)
+    assert len(titles) == 5
+    assert titles[0] == "Bill's Windsurf Shop"
+
+
+async def test_filter_needs_prefer_header_on_non_indexed_column(items: ItemsRequestBuilder) -> None:
+    """Without Prefer: 400 invalidRequest as an APIError; with it: the match."""
+    query = ItemsQuery(expand=["fields"], filter="fields/EmailPrimary eq 'bbq@example.com'")
+    with pytest.raises(APIError) as info:
+        await items.get(request_configuration=RequestConfiguration(query_parameters=query))
+    assert info.value.response_status_code == 400
+    assert isinstance(info.value, ODataError) and info.value.error is not None
+    assert info.value.error.code == "invalidRequest"
+
+    page = await items.get(request_configuration=RequestConfiguration(headers=prefer_non_indexed(),
+                                                                      query_parameters=query))
+    assert page is not None and page.value is not None
+    assert [i.id for i in page.value] == ["3"]
+
+    starts = ItemsQuery(expand=["fields"], filter="startswith(fields/Title,'Bill')")
+    page = await items.get(request_configuration=RequestConfiguration(headers=prefer_non_indexed(),
+                                                                      query_parameters=starts))
+    assert page is not None and page.value is not None
+    assert sorted(i.id for i in page.value) == ["1", "3"]
+
+
+async def test_get_item_with_fields(items: ItemsRequestBuilder) -> None:
+    item = await items.by_list_item_id("1").get(
+        request_configuration=RequestConfiguration(query_parameters=ItemQuery(expand=["fields"])))
+    assert item is not None and item.fields is not None
+    assert item.e_tag == '"{5D2F1B5C-8C8E-4B6E-9A53-2A0C6F1D0001},3"'
+    assert item.created_date_time is not None and item.last_modified_date_time is not None
+    assert item.created_by is not None and item.created_by.user is not None
+    assert item.created_by.user.display_name == "Mark Matkowski"
+    assert item.fields.additional_data["EmailPrimary"] == "surf@example.com"
+    assert item.fields.additional_data["@odata.etag"] == '"5d2f1b5c-8c8e-4b6e-9a53-2a0c6f1d0001,3"'
+
+
+async def test_missing_item_raises_api_error_404(items: ItemsRequestBuilder) -> None:
+    with pytest.raises(APIError) as info:
+        await items.by_list_item_id("999").get()
+    assert info.value.response_status_code == 404
+    assert isinstance(info.value, ODataError) and info.value.error is not None
+    assert info.value.error.code == "itemNotFound"
+    assert info.value.response_headers is not None and info.value.response_headers.get("request-id")
+
+
+async def test_create_item(items: ItemsRequestBuilder) -> None:
+    body = ListItem(fields=FieldValueSet(additional_data={
+        "Title": "New Windsurf Co", "EmailPrimary": "new@example.com", "CustomerStatus": "lead"}))
+    created = await items.post(body)
+    assert created is not None and created.id == "6" and created.fields is not None
+    assert created.fields.additional_data["Title"] == "New Windsurf Co"
+    assert created.e_tag is not None and created.e_tag.endswith(',1"')
+
+    unknown = ListItem(fields=FieldValueSet(additional_data={"Title": "X", "NoSuchColumn": "y"}))
+    with pytest.raises(APIError) as info:
+        await items.post(unknown)
+    assert info.value.response_status_code == 400
+
+
+async def test_update_fields_with_if_match_and_stale_etag_412(items: ItemsRequestBuilder) -> None:
+    """PATCH .../fields with If-Match: the current eTag wins, the old one gets 412 and changes nothing."""
+    item = await items.by_list_item_id("2").get()
+    assert item is not None and item.e_tag is not None
+    old_etag = item.e_tag
+
+    headers = HeadersCollection()
+    headers.add("If-Match", old_etag)
+    fields = await items.by_list_item_id("2").fields.patch(
+        FieldValueSet(additional_data={"Phone": "(650) 555-0000"}),
+        request_configuration=RequestConfiguration(headers=headers),
+    )
+    assert fields is not None
+    assert fields.additional_data["Phone"] == "(650) 555-0000"
+    assert fields.additional_data["Title"] == "Amy's Bird Sanctuary"  # all fields come back
+    assert str(fields.additional_data["@odata.etag"]).endswith(',4"')
+
+    stale = HeadersCollection()
+    stale.add("If-Match", old_etag)
+    with pytest.raises(APIError) as info:
+        await items.by_list_item_id("2").fields.patch(
+            FieldValueSet(additional_data={"Phone": "(650) 555-9999"}),
+            request_configuration=RequestConfiguration(headers=stale),
+        )
+    assert info.value.response_status_code == 412
+    current = await items.by_list_item_id("2").fields.get()
+    assert current is not None and current.additional_data["Phone"] == "(650) 555-0000"
+
+
+async def test_delete_item(items: ItemsRequestBuilder) -> None:
+    await items.by_list_item_id("5").delete()
+    with pytest.raises(APIError) as info:
+        await items.by_list_item_id("5").get()
+    assert info.value.response_status_code == 404
+
+
+async def test_batch_with_batch_request_content(graph: GraphServiceClient, items: ItemsRequestBuilder) -> None:
+    """msgraph-core's BatchRequestContent: sub-requests built by the fluent API, answers matched by id."""
+    get_one = items.by_list_item_id("1").to_get_request_information(
+        RequestConfiguration(query_parameters=ItemQuery(expand=["fields"])))
+    get_missing = items.by_list_item_id("999").to_get_request_information()
+    patch = items.by_list_item_id("3").fields.to_patch_request_information(
+        FieldValueSet(additional_data={"City": "Austin"}))
+    content = BatchRequestContent({
+        "one": BatchRequestItem(get_one, id="one"),
+        "missing": BatchRequestItem(get_missing, id="missing"),
+        "patch": BatchRequestItem(patch, id="patch"),
+    })
+    result = await graph.batch.post(content)
+
+    assert result.get_response_status_codes() == {"one": 200, "missing": 404, "patch": 200}
+    one = result.get_response_by_id("one", ListItem)
+    assert isinstance(one, ListItem) and one.fields is not None
+    assert one.fields.additional_data["Title"] == "Bill's Windsurf Shop"
+    patched = result.get_response_by_id("patch", FieldValueSet)
+    assert isinstance(patched, FieldValueSet) and patched.additional_data["City"] == "Austin"
+    after = await items.by_list_item_id("3").fields.get()
+    assert after is not None and after.additional_data["City"] == "Austin"
