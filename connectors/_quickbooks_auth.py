@@ -29,7 +29,7 @@ from connectors._token_auth import CachedBearerAuth
 log = logging.getLogger("c360.connectors.quickbooks")
 
 
-class QuickBooksAuth(CachedBearerAuth):
+class QuickBooksAuth(CachedBearerAuth[QuickBooksSettings]):
     """AuthProvider for SourceClient: `Authorization: Bearer`, refreshed once per expiry."""
 
     system = SystemName.QUICKBOOKS
@@ -44,8 +44,7 @@ class QuickBooksAuth(CachedBearerAuth):
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(limits, sleep=sleep, clock=clock)
-        self._settings = settings
+        super().__init__(settings, limits, sleep=sleep, clock=clock)
         self._store = Path(settings.token_store) if settings.token_store else None
         self._refresh_token = self._load_refresh_token() or settings.refresh_token.get_secret_value()
 

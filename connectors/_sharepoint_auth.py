@@ -7,38 +7,23 @@ Neither the client secret nor the token is ever logged.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from connectors._errors import AuthenticationFailed
-from connectors._http import Sleep
 from connectors._record import SystemName
-from connectors._settings import SharePointSettings, UpstreamLimits
+from connectors._settings import SharePointSettings
 from connectors._token_auth import CachedBearerAuth
 
 
-class GraphTokenAuth(CachedBearerAuth):
+class GraphTokenAuth(CachedBearerAuth[SharePointSettings]):
     """Bearer headers from the client-credentials grant; one token shared by all concurrent calls."""
 
     system = SystemName.SHAREPOINT
     default_lifetime_s = 3599.0
     max_margin_share = 0.5
-
-    def __init__(
-        self,
-        settings: SharePointSettings,
-        limits: UpstreamLimits,
-        *,
-        sleep: Sleep = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(limits, sleep=sleep, clock=clock)
-        self._settings = settings
-        self._token_url = settings.token_url.replace("{tenant}", settings.tenant_id)
 
     async def _grant(self, client: httpx.AsyncClient) -> Mapping[str, Any]:
         form = {
@@ -47,7 +32,8 @@ class GraphTokenAuth(CachedBearerAuth):
             "scope": self._settings.scope,
             "grant_type": "client_credentials",
         }
-        resp = await self._post(client, self._token_url, data=form)
+        token_url = self._settings.token_url.replace("{tenant}", self._settings.tenant_id)
+        resp = await self._post(client, token_url, data=form)
         if resp.status_code != 200:
             raise _refusal(resp)
         return self._json(resp)

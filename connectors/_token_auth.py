@@ -12,7 +12,7 @@ import contextvars
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
@@ -22,6 +22,8 @@ from connectors._record import SystemName
 from connectors._retry import retry_delay
 from connectors._settings import UpstreamLimits
 
+SettingsT = TypeVar("SettingsT")
+
 #: Renew at most this long before the token expires (Microsoft's and Intuit's guidance: ~5 minutes).
 EXPIRY_MARGIN_S = 300.0
 
@@ -29,7 +31,7 @@ EXPIRY_MARGIN_S = 300.0
 _token_sent: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar("c360_token_sent", default=None)
 
 
-class CachedBearerAuth(ABC):
+class CachedBearerAuth(ABC, Generic[SettingsT]):
     """AuthProvider sending `Authorization: Bearer`; subclasses say how to obtain a token (`_grant`).
 
     N concurrent calls that find the token expired, or all get a 401 for it, cause one
@@ -45,11 +47,13 @@ class CachedBearerAuth(ABC):
 
     def __init__(
         self,
+        settings: SettingsT,
         limits: UpstreamLimits,
         *,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._settings = settings
         self._limits = limits
         self._sleep = sleep
         self._clock = clock

@@ -8,11 +8,15 @@ https authority with instance discovery, which a plain-http 127.0.0.1 simulator 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
+import httpx
 import pytest
 
 pytest.importorskip("msgraph", reason="msgraph-sdk is not installed (pip install msgraph-sdk)")
+# msgraph-core 1.5 imports `deprecated` for its batch classes without declaring it as a dependency.
+pytest.importorskip("deprecated", reason="msgraph-core's batch module needs `deprecated` (pip install deprecated)")
 
 from kiota_abstractions.api_error import APIError  # noqa: E402
 from kiota_abstractions.authentication import (  # noqa: E402
@@ -27,16 +31,23 @@ from msgraph.generated.models.field_value_set import FieldValueSet  # noqa: E402
 from msgraph.generated.models.list_item import ListItem  # noqa: E402
 from msgraph.generated.models.list_item_collection_response import ListItemCollectionResponse  # noqa: E402
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError  # noqa: E402
-from msgraph.generated.sites.item.lists.item.items.item.list_item_item_request_builder import (  # noqa: E402
-    ListItemItemRequestBuilder,
-)
-from msgraph.generated.sites.item.lists.item.items.items_request_builder import ItemsRequestBuilder  # noqa: E402
+
+with warnings.catch_warnings():  # the generated builders warn about their own deprecated classes on import
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from msgraph.generated.sites.item.lists.item.items.item.list_item_item_request_builder import (
+        ListItemItemRequestBuilder,
+    )
+    from msgraph.generated.sites.item.lists.item.items.items_request_builder import ItemsRequestBuilder
+
 from msgraph_core.requests.batch_request_content import BatchRequestContent  # noqa: E402
 from msgraph_core.requests.batch_request_item import BatchRequestItem  # noqa: E402
 from msgraph_core.tasks.page_iterator import PageIterator  # noqa: E402
 
 from sandbox._credentials import SandboxCredentials  # noqa: E402
 from sandbox._server import ThreadedServer  # noqa: E402
+
+# The same warnings, from builders the SDK imports lazily during the calls.
+pytestmark = pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning")
 
 PREFER = "HonorNonIndexedQueriesWarningMayFailRandomly"
 ItemsQuery = ItemsRequestBuilder.ItemsRequestBuilderGetQueryParameters
@@ -153,6 +164,16 @@ async def test_missing_item_raises_api_error_404(items: ItemsRequestBuilder) -> 
     assert info.value.response_headers is not None and info.value.response_headers.get("request-id")
 
 
+async def test_expired_token_raises_api_error_401(items: ItemsRequestBuilder, sp_server: ThreadedServer) -> None:
+    """An expired bearer: 401 InvalidAuthenticationToken, surfaced as the SDK's ODataError."""
+    httpx.post(f"{sp_server.url}/_admin/sharepoint/expire-tokens").raise_for_status()
+    with pytest.raises(APIError) as info:
+        await items.by_list_item_id("1").get()
+    assert info.value.response_status_code == 401
+    assert isinstance(info.value, ODataError) and info.value.error is not None
+    assert info.value.error.code == "InvalidAuthenticationToken"
+
+
 async def test_create_item(items: ItemsRequestBuilder) -> None:
     body = ListItem(fields=FieldValueSet(additional_data={
         "Title": "New Windsurf Co", "EmailPrimary": "new@example.com", "CustomerStatus": "lead"}))
@@ -204,7 +225,13 @@ async def test_delete_item(items: ItemsRequestBuilder) -> None:
 
 
 async def test_batch_with_batch_request_content(graph: GraphServiceClient, items: ItemsRequestBuilder) -> None:
-    """msgraph-core's BatchRequestContent: sub-requests built by the fluent API, answers matched by id."""
+    """msgraph-core's BatchRequestContent: sub-requests built by the fluent API, answers matched by id.
+
+    Sub-response bodies are not read through the SDK: msgraph-core 1.5 only keeps a body that
+    is a base64 string and drops JSON-object bodies, which is what Graph sends for JSON
+    (get_response_by_id(id, Type) fails the same way against graph.microsoft.com; see
+    microsoftgraph/msgraph-sdk-python-core#807). The effect of the PATCH is checked by reading back.
+    """
     get_one = items.by_list_item_id("1").to_get_request_information(
         RequestConfiguration(query_parameters=ItemQuery(expand=["fields"])))
     get_missing = items.by_list_item_id("999").to_get_request_information()
@@ -218,10 +245,28 @@ async def test_batch_with_batch_request_content(graph: GraphServiceClient, items
     result = await graph.batch.post(content)
 
     assert result.get_response_status_codes() == {"one": 200, "missing": 404, "patch": 200}
-    one = result.get_response_by_id("one", ListItem)
-    assert isinstance(one, ListItem) and one.fields is not None
-    assert one.fields.additional_data["Title"] == "Bill's Windsurf Shop"
-    patched = result.get_response_by_id("patch", FieldValueSet)
-    assert isinstance(patched, FieldValueSet) and patched.additional_data["City"] == "Austin"
+    one = result.get_response_by_id("one")
+    assert one is not None and one.content_type is not None and one.content_type.startswith("application/json")
+    assert one.headers is not None and "request-id" in {k.lower() for k in one.headers}
     after = await items.by_list_item_id("3").fields.get()
     assert after is not None and after.additional_data["City"] == "Austin"
+    assert str(after.additional_data["@odata.etag"]).endswith(',4"')
+
+
+@pytest.mark.xfail(strict=True, raises=APIError,
+                   reason="gap: the simulator has no /items/delta (source-apis.md 1.6 and section 4)")
+async def test_delta_enumerates_to_a_delta_link(items: ItemsRequestBuilder) -> None:
+    """items.delta: full enumeration ending in @odata.deltaLink (remove the xfail once delta exists).
+
+    Note for the implementation: the SDK calls `.../items/delta()` (OData function syntax, with
+    parentheses), not `.../items/delta` as written in source-apis.md; Graph accepts both.
+    """
+    page = await items.delta.get()
+    ids: list[str] = []
+    while page is not None:
+        ids += [str(i.id) for i in page.value or []]
+        if not page.odata_next_link:
+            break
+        page = await items.delta.with_url(page.odata_next_link).get()
+    assert page is not None and page.odata_delta_link
+    assert ids == ["1", "2", "3", "4", "5"]
