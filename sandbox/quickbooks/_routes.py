@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -12,10 +11,11 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox._faults import SlidingWindowLimiter
+from sandbox._pages import not_found_page, record_page
 from sandbox.quickbooks import fidelity
 from sandbox.quickbooks._books import Books, invalid, render_customer, required
 from sandbox.quickbooks._oauth import TokenAuthority, token_endpoint
@@ -152,14 +152,11 @@ def build_routes(ctx: QboContext) -> tuple[list[BaseRoute], list[BaseRoute]]:
             elif request.path_params["page"] == "invoice":
                 record = ctx.books.invoice(request.query_params.get("txnId"))
             else:
-                return HTMLResponse("<h1>Not found</h1>", status_code=404)
+                return not_found_page("QuickBooks")
         except QboFault:
-            return HTMLResponse("<h1>Not found</h1>", status_code=404)
-        rows = "".join(
-            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(orjson.dumps(v).decode())}</td></tr>"
-            for k, v in record.items()
-        )
-        return HTMLResponse(f"<!doctype html><title>QuickBooks sandbox</title><table>{rows}</table>")
+            return not_found_page("QuickBooks")
+        title = str(record.get("DisplayName") or record.get("DocNumber") or record.get("Id"))
+        return record_page("QuickBooks", title, record)
 
     routes: list[BaseRoute] = [
         Route("/oauth2/v1/tokens/bearer", token, methods=["POST"]),

@@ -9,6 +9,7 @@ from sandbox._simulator import Simulator, build_simulator
 from sandbox._store import Store
 from sandbox.teamwork import fidelity
 from sandbox.teamwork._http import fault_renderer, rate_headers
+from sandbox.teamwork._pages import page_routes
 from sandbox.teamwork._records import TeamworkRecords
 from sandbox.teamwork._v1 import routes as v1_routes
 from sandbox.teamwork._v3 import routes as v3_routes
@@ -25,7 +26,7 @@ def create_teamwork_simulator(
     holder: list[FaultInjector] = []
     simulator = build_simulator(
         "teamwork",
-        [*v3_routes(records, key), *v1_routes(records, key)],
+        [*v3_routes(records, key), *v1_routes(records, key), *page_routes(records)],
         store,
         faults if faults is not None else FaultSettings(send_retry_after=fidelity.SEND_RETRY_AFTER),
         fault_renderer(lambda: holder[0]),

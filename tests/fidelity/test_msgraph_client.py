@@ -9,6 +9,7 @@ https authority with instance discovery, which a plain-http 127.0.0.1 simulator 
 from __future__ import annotations
 
 import warnings
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,33 +19,38 @@ pytest.importorskip("msgraph", reason="msgraph-sdk is not installed (pip install
 # msgraph-core 1.5 imports `deprecated` for its batch classes without declaring it as a dependency.
 pytest.importorskip("deprecated", reason="msgraph-core's batch module needs `deprecated` (pip install deprecated)")
 
-from kiota_abstractions.api_error import APIError  # noqa: E402
-from kiota_abstractions.authentication import (  # noqa: E402
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.authentication import (
     AccessTokenProvider,
     AllowedHostsValidator,
     BaseBearerTokenAuthenticationProvider,
 )
-from kiota_abstractions.base_request_configuration import RequestConfiguration  # noqa: E402
-from kiota_abstractions.headers_collection import HeadersCollection  # noqa: E402
-from msgraph import GraphRequestAdapter, GraphServiceClient  # noqa: E402
-from msgraph.generated.models.field_value_set import FieldValueSet  # noqa: E402
-from msgraph.generated.models.list_item import ListItem  # noqa: E402
-from msgraph.generated.models.list_item_collection_response import ListItemCollectionResponse  # noqa: E402
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError  # noqa: E402
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.headers_collection import HeadersCollection
+from msgraph import GraphRequestAdapter, GraphServiceClient, graph_request_adapter
+from msgraph.generated.models.field_value_set import FieldValueSet
+from msgraph.generated.models.list_item import ListItem
+from msgraph.generated.models.list_item_collection_response import (
+    ListItemCollectionResponse,
+)
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 with warnings.catch_warnings():  # the generated builders warn about their own deprecated classes on import
     warnings.simplefilter("ignore", DeprecationWarning)
     from msgraph.generated.sites.item.lists.item.items.item.list_item_item_request_builder import (
         ListItemItemRequestBuilder,
     )
-    from msgraph.generated.sites.item.lists.item.items.items_request_builder import ItemsRequestBuilder
+    from msgraph.generated.sites.item.lists.item.items.items_request_builder import (
+        ItemsRequestBuilder,
+    )
 
-from msgraph_core.requests.batch_request_content import BatchRequestContent  # noqa: E402
-from msgraph_core.requests.batch_request_item import BatchRequestItem  # noqa: E402
-from msgraph_core.tasks.page_iterator import PageIterator  # noqa: E402
+from msgraph_core import GraphClientFactory
+from msgraph_core.requests.batch_request_content import BatchRequestContent
+from msgraph_core.requests.batch_request_item import BatchRequestItem
+from msgraph_core.tasks.page_iterator import PageIterator
 
-from sandbox._credentials import SandboxCredentials  # noqa: E402
-from sandbox._server import ThreadedServer  # noqa: E402
+from sandbox._credentials import SandboxCredentials
+from sandbox._server import ThreadedServer
 
 # The same warnings, from builders the SDK imports lazily during the calls.
 pytestmark = pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning")
@@ -61,7 +67,9 @@ class StaticTokenProvider(AccessTokenProvider):
         self._token = token
         self._hosts = AllowedHostsValidator([host])
 
-    async def get_authorization_token(self, uri: str, additional_authentication_context: dict[str, Any] = {}) -> str:
+    async def get_authorization_token(
+        self, uri: str, additional_authentication_context: dict[str, Any] | None = None
+    ) -> str:
         return self._token if self._hosts.is_url_host_valid(uri) else ""
 
     def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
@@ -69,11 +77,14 @@ class StaticTokenProvider(AccessTokenProvider):
 
 
 @pytest.fixture
-def graph(sp_server: ThreadedServer, graph_token: str) -> GraphServiceClient:
-    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticTokenProvider(graph_token,
-                                                                                            sp_server.host)))
+async def graph(sp_server: ThreadedServer, graph_token: str) -> AsyncIterator[GraphServiceClient]:
+    """GraphServiceClient on the simulator: what `GraphRequestAdapter(auth)` builds, with its client kept to close."""
+    http = GraphClientFactory.create_with_default_middleware(options=graph_request_adapter.options)
+    auth = BaseBearerTokenAuthenticationProvider(StaticTokenProvider(graph_token, sp_server.host))
+    adapter = GraphRequestAdapter(auth, client=http)
     adapter.base_url = f"{sp_server.url}/v1.0"
-    return GraphServiceClient(request_adapter=adapter)
+    yield GraphServiceClient(request_adapter=adapter)
+    await http.aclose()
 
 
 @pytest.fixture
@@ -166,7 +177,8 @@ async def test_missing_item_raises_api_error_404(items: ItemsRequestBuilder) -> 
 
 async def test_expired_token_raises_api_error_401(items: ItemsRequestBuilder, sp_server: ThreadedServer) -> None:
     """An expired bearer: 401 InvalidAuthenticationToken, surfaced as the SDK's ODataError."""
-    httpx.post(f"{sp_server.url}/_admin/sharepoint/expire-tokens").raise_for_status()
+    async with httpx.AsyncClient() as admin:
+        (await admin.post(f"{sp_server.url}/_admin/sharepoint/expire-tokens")).raise_for_status()
     with pytest.raises(APIError) as info:
         await items.by_list_item_id("1").get()
     assert info.value.response_status_code == 401

@@ -6,28 +6,32 @@ AuthClient, the library's `api_url_v3`, and oauthlib's switch for plain-http ser
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 
 pytest.importorskip("quickbooks", reason="python-quickbooks is not installed (pip install python-quickbooks)")
 pytest.importorskip("intuitlib", reason="intuit-oauth is not installed (pip install intuit-oauth)")
 
-from intuitlib.client import AuthClient  # noqa: E402
-from intuitlib.exceptions import AuthClientError  # noqa: E402
-from quickbooks import QuickBooks  # noqa: E402
-from quickbooks.batch import batch_create, batch_update  # noqa: E402
-from quickbooks.cdc import change_data_capture  # noqa: E402
-from quickbooks.exceptions import ObjectNotFoundException, QuickbooksException  # noqa: E402
-from quickbooks.objects.base import EmailAddress, Ref  # noqa: E402
-from quickbooks.objects.customer import Customer  # noqa: E402
-from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail  # noqa: E402
-from quickbooks.objects.invoice import Invoice  # noqa: E402
+from intuitlib.client import AuthClient
+from intuitlib.exceptions import AuthClientError
+from quickbooks import QuickBooks
+from quickbooks.batch import batch_create, batch_update
+from quickbooks.cdc import change_data_capture
+from quickbooks.exceptions import (
+    AuthorizationException,
+    ObjectNotFoundException,
+    QuickbooksException,
+)
+from quickbooks.objects.base import EmailAddress, Ref
+from quickbooks.objects.customer import Customer
+from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
+from quickbooks.objects.invoice import Invoice
 
-from sandbox._credentials import SandboxCredentials  # noqa: E402
-from sandbox._server import ThreadedServer  # noqa: E402
+from sandbox._credentials import SandboxCredentials
+from sandbox._server import ThreadedServer
 
 MINOR_VERSION = 75
 
@@ -48,7 +52,7 @@ def auth_client(intuit_discovery_url: str, credentials: SandboxCredentials) -> I
 @pytest.fixture
 def qb(
     auth_client: AuthClient, qbo_server: ThreadedServer, credentials: SandboxCredentials, oauthlib_allows_http: None
-) -> QuickBooks:
+) -> Iterator[QuickBooks]:
     """A QuickBooks client as its README builds one; creating it refreshes the token through AuthClient."""
     client = QuickBooks(
         auth_client=auth_client,
@@ -239,15 +243,9 @@ def test_batch_create_and_update_with_per_item_faults(qb: QuickBooks) -> None:
 
 def test_expired_access_token_raises_authorization_exception(qb: QuickBooks, qbo_server: ThreadedServer) -> None:
     """A 401 becomes the library's AuthorizationException (it does not refresh by itself)."""
-    import httpx
-
-    from quickbooks.exceptions import AuthorizationException
-
     httpx.post(f"{qbo_server.url}/_admin/oauth/expire").raise_for_status()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(AuthorizationException) as info:
-            Customer.count(qb=qb)
+    with pytest.raises(AuthorizationException) as info:
+        Customer.count(qb=qb)
     assert info.value.error_code == 401
 
 

@@ -140,3 +140,16 @@ def test_healthz_reports_the_database(stack) -> None:
 def test_every_response_carries_a_request_id(stack) -> None:
     response = post(stack.graphql_url, "{ ping }", **{"X-Request-Id": "abc123"})
     assert response.headers["x-request-id"] == "abc123"
+
+
+@pytest.mark.parametrize("system", ["TEAMWORK", "QUICKBOOKS"])
+def test_record_links_open_the_record_in_the_sandbox(stack, system: str) -> None:
+    customer_id = next(_multi_system_customer_ids(stack))
+    refs = post(stack.graphql_url, WHOLE_VIEW, {"id": customer_id}).json()["data"]["customer"]["sourceRecords"]
+    ref = next(r for r in refs if r["system"] == system)
+
+    page = httpx.get(ref["url"])
+
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assert ref["id"] in page.text
