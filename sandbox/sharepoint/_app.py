@@ -18,6 +18,7 @@ from sandbox.sharepoint import fidelity
 from sandbox.sharepoint._auth import TokenIssuer, token_endpoint
 from sandbox.sharepoint._batch import batch
 from sandbox.sharepoint._items import ItemsApi, ListConfig, update_item
+from sandbox.sharepoint._pages import page_routes
 from sandbox.sharepoint._lists import Site
 from sandbox.sharepoint._wire import GraphError, graph_endpoint, render_fault
 
@@ -107,7 +108,7 @@ def create_sharepoint_simulator(
     api = ItemsApi(site, ListConfig(indexed_columns={"id", *indexed_columns}))
     issuer = TokenIssuer(credentials, token_lifetime_s)
     simulator = build_simulator(
-        "sharepoint", _routes(api, issuer), store, faults, render_fault,
+        "sharepoint", [*_routes(api, issuer), *page_routes(site)], store, faults, render_fault,
         extra_admin_routes=_admin_routes(api, issuer),
     )
     if not fidelity.TOKEN_ENDPOINT_SUBJECT_TO_FAULTS:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from sandbox._store import Collection, Store
 from sandbox.sharepoint import fidelity
-from sandbox.sharepoint._wire import fields_etag, item_etag
+from sandbox.sharepoint._wire import fields_etag, item_etag, web_root
 
 #: Keys SharePoint adds to `fields` on every item (clients must ignore them).
 _SYSTEM_KEYS: dict[str, Any] = {
@@ -103,7 +103,6 @@ class Site:
     def __init__(self, store: Store, site_id: str) -> None:
         self.id = site_id
         self.host = site_id.split(",")[0]
-        self.web_url = f"https://{self.host}{fidelity.SITE_WEB_PATH}"
         self.lists: list[SiteList] = []
         for definition in LISTS:
             list_id = store.get_meta(definition.meta_key)
@@ -111,6 +110,11 @@ class Site:
                 list_id = str(uuid.uuid4())
                 store.set_meta(definition.meta_key, list_id)
             self.lists.append(SiteList(definition, list_id, store.collection(definition.collection)))
+
+    @property
+    def web_url(self) -> str:
+        root = web_root.get() or f"https://{self.host}"
+        return f"{root}{fidelity.SITE_WEB_PATH}"
 
     def find_list(self, key: str) -> SiteList | None:
         wanted = key.strip("{}").lower()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -100,11 +102,17 @@ def graph_json(data: Any, status: int = 200, headers: Mapping[str, str] | None =
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+#: Base URL of the server answering the current request (the sandbox's stand-in for https://{tenant}.sharepoint.com).
+web_root: contextvars.ContextVar[str | None] = contextvars.ContextVar("sharepoint_web_root", default=None)
+
+
 def graph_endpoint(handler: Handler, authenticate: Callable[[Request], None] | None) -> Handler:
     """Wrap a handler: authenticate, turn `GraphError` into the envelope, stamp the support ids."""
 
     async def endpoint(request: Request) -> Response:
         ids = RequestIds.for_request(request)
+        # The sandbox is also the SharePoint web host, so webUrl links open on this very server.
+        web_root.set(str(request.base_url).rstrip("/"))
         try:
             if authenticate is not None:
                 authenticate(request)

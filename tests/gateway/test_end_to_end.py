@@ -142,7 +142,7 @@ def test_every_response_carries_a_request_id(stack) -> None:
     assert response.headers["x-request-id"] == "abc123"
 
 
-@pytest.mark.parametrize("system", ["TEAMWORK", "QUICKBOOKS"])
+@pytest.mark.parametrize("system", ["SHAREPOINT", "TEAMWORK", "QUICKBOOKS"])
 def test_record_links_open_the_record_in_the_sandbox(stack, system: str) -> None:
     customer_id = next(_multi_system_customer_ids(stack))
     refs = post(stack.graphql_url, WHOLE_VIEW, {"id": customer_id}).json()["data"]["customer"]["sourceRecords"]
