@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-fast install install-dev system-deps bench schema clean
+.PHONY: demo test test-fast lint install install-dev system-deps bench schema clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ demo: install
 system-deps:
 	@bash .ci/system-deps.sh
 
-## make test: the whole suite (slow fault/scale tests included).
-test: system-deps install-dev
+## Static checks: pyflakes rules and types.
+lint: install-dev
+	$(VENV)/bin/ruff check connectors gateway resolvers xref sandbox bench tests
+	$(VENV)/bin/mypy connectors gateway resolvers xref sandbox bench
+
+## make test: static checks, then the whole suite (slow fault/scale tests included).
+test: system-deps install-dev lint
 	$(PY) -m pytest
 
 ## While iterating: skip the slow fault/scale tests.

@@ -28,6 +28,12 @@ QBO = SystemName.QUICKBOOKS
 _DELETED_SUFFIX = " (deleted)"
 
 
+def _obj(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """A nested object, or an empty one when absent or not an object."""
+    value = raw.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def _sub(raw: Mapping[str, Any], key: str, inner: str) -> str | None:
     obj = raw.get(key)
     return text(obj.get(inner)) if isinstance(obj, Mapping) else None
@@ -53,7 +59,7 @@ def customer_to_record(raw: Mapping[str, Any], url: str) -> SourceRecord:
     if display and not active and display.endswith(_DELETED_SUFFIX):
         display = display[: -len(_DELETED_SUFFIX)]
     given, family = text(raw.get("GivenName")), text(raw.get("FamilyName"))
-    meta = raw.get("MetaData") if isinstance(raw.get("MetaData"), Mapping) else {}
+    meta = _obj(raw, "MetaData")
     return SourceRecord(
         system=QBO,
         id=str(raw["Id"]),
@@ -123,9 +129,9 @@ def customer_body(changes: RecordChanges, *, creating: bool) -> dict[str, Any]:
 
 
 def invoice_to_model(raw: Mapping[str, Any], url: str) -> Invoice:
-    ref = raw.get("CustomerRef") if isinstance(raw.get("CustomerRef"), Mapping) else {}
-    currency = raw.get("CurrencyRef") if isinstance(raw.get("CurrencyRef"), Mapping) else {}
-    meta = raw.get("MetaData") if isinstance(raw.get("MetaData"), Mapping) else {}
+    ref = _obj(raw, "CustomerRef")
+    currency = _obj(raw, "CurrencyRef")
+    meta = _obj(raw, "MetaData")
     return Invoice(
         system=QBO,
         id=str(raw["Id"]),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime
+import datetime as dt
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -115,8 +116,8 @@ class Project:
     name: str
     status: str | None = None
     sub_status: str | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
     owner: str | None = None
     updated_at: datetime | None = None
     url: str | None = None
@@ -128,8 +129,8 @@ class Invoice:
     id: str
     customer_id: str
     number: str | None = None
-    date: date | None = None
-    due_date: date | None = None
+    date: dt.date | None = None
+    due_date: dt.date | None = None
     total: Decimal = Decimal(0)
     balance: Decimal = Decimal(0)
     currency: str | None = None

@@ -16,6 +16,7 @@ import uvicorn
 from gateway._console import console, counting_progress, figures_table, staged_progress
 from gateway.config import Settings
 from gateway.logging_setup import configure_logging
+from sandbox._faults import FaultSettings
 
 app = typer.Typer(help="c360: one live Customer 360 over SharePoint, Teamwork and QuickBooks.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Local simulators of the three systems.", invoke_without_command=True)
@@ -74,18 +75,17 @@ DOCUMENTED_LIMITS: dict[str, dict[str, int]] = {
 }
 
 
-def _sandbox_faults(settings: Settings, latency_ms: float | None, documented_limits: bool) -> dict[str, object]:
+def _sandbox_faults(settings: Settings, latency_ms: float | None, documented_limits: bool) -> dict[str, FaultSettings]:
     """Fault settings per simulator: config (C360_SANDBOX__FAULTS__...) first, then the CLI flags."""
     from pydantic import ValidationError
 
-    from sandbox._faults import FaultSettings
     from sandbox.runtime import SYSTEMS
 
     unknown = set(settings.sandbox.faults) - set(SYSTEMS)
     if unknown:
         console.print(f"[red]C360_SANDBOX__FAULTS names unknown systems: {', '.join(sorted(unknown))}[/red]")
         raise typer.Exit(2)
-    faults: dict[str, object] = {}
+    faults: dict[str, FaultSettings] = {}
     for system in SYSTEMS:
         knobs = dict(settings.sandbox.faults.get(system, {}))
         if latency_ms is not None:

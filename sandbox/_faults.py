@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ADMIN_PREFIX = "/_admin"
 
@@ -210,7 +210,7 @@ class FaultInjector:
         if self.rate_headers is None:
             return send
 
-        async def wrapped(message: dict[str, Any]) -> None:
+        async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 limiter = self.state.limiter
                 extra = self.rate_headers(limiter.limit, limiter.remaining(), limiter.reset_in())  # type: ignore[misc]

@@ -40,7 +40,7 @@ async def upgrade(engine_or_url: AsyncEngine | str | URL, revision: str = "head"
     them take turns). An engine passed in is left open; one built from a URL is disposed.
     """
     owned = not isinstance(engine_or_url, AsyncEngine)
-    engine = create_engine(engine_or_url) if owned else engine_or_url
+    engine = engine_or_url if isinstance(engine_or_url, AsyncEngine) else create_engine(engine_or_url)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_upgrade_sync, revision)

@@ -272,7 +272,7 @@ class XrefService:
             )
             for chunk in _chunks(assignment.new_ids, batch_size):
                 await session.execute(
-                    insert(GoldenCustomer.__table__), [{"id": cid, "created_at": now} for cid in chunk]
+                    insert(GoldenCustomer), [{"id": cid, "created_at": now} for cid in chunk]
                 )
 
             # Rows are built and written a batch at a time: 300k links as dicts would not be small.

@@ -62,11 +62,11 @@ def assign_golden_ids(
     new_ids: list[str] = []
     cluster_ids: list[str] = []
     for index in range(len(clusters)):
-        golden = chosen.get(index)
-        if golden is None:
-            golden = new_id()
-            new_ids.append(golden)
-        cluster_ids.append(golden)
+        kept = chosen.get(index)
+        if kept is None:
+            kept = new_id()
+            new_ids.append(kept)
+        cluster_ids.append(kept)
 
     # Where did the records of each id that lost its cluster go?
     moved_to: dict[str, Counter[str]] = defaultdict(Counter)

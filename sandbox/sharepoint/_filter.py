@@ -87,6 +87,8 @@ def _compare(left: Any, op: str, right: Any) -> bool:
         if op == "ne":
             return not (left is None and right is None)
         return False
+    a: Any
+    b: Any
     if isinstance(left, bool) or isinstance(right, bool):
         a, b = left, right
         if isinstance(a, str):
@@ -95,8 +97,6 @@ def _compare(left: Any, op: str, right: Any) -> bool:
             return (a == b) == (op == "eq")
         return False
     left_n, right_n = _as_number(left), _as_number(right)
-    a: Any
-    b: Any
     if left_n is not None and right_n is not None:
         a, b = left_n, right_n
     else:

@@ -58,7 +58,7 @@ def routes(records: TeamworkRecords, api_key: str) -> list[Route]:
         return page_params(request, fidelity.V1_DEFAULT_PAGE_SIZE, fidelity.V1_MAX_PAGE_SIZE)
 
     def project_rows(projects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [v1_project(p, records.companies.get(p.get("companyId"))) for p in projects]
+        return [v1_project(p, records.companies.get(int(p.get("companyId") or 0))) for p in projects]
 
     @api
     async def list_companies(request: Request) -> Response:
