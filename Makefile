@@ -7,7 +7,8 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 .PHONY: demo test test-fast lint install install-dev system-deps bench schema clean
 
 $(PY):
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "c360 needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian run 'apt-get install python3-venv' (as root), then retry"; rm -rf $(VENV); exit 1; }
 	$(PIP) install --upgrade pip
 
 # Re-install only when pyproject.toml changes.
