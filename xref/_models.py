@@ -7,6 +7,8 @@ addresses. Evidence holds which rule matched and a short hash of the value, neve
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,18 +25,41 @@ NAMING_CONVENTION: dict[str, str] = {
     "pk": "pk_%(table_name)s",
 }
 
-_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32, lower case
+_ID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32 letters and digits, in ASCII order so ids sort
 _ID_PREFIX = "cus_"
 GOLDEN_ID_LENGTH = len(_ID_PREFIX) + 20
 
 
-def new_golden_id() -> str:
-    """A fresh golden id: "cus_" + 20 random base32 characters (100 bits).
+_TIME_CHARS, _SEQUENCE_CHARS, _RANDOM_CHARS = 9, 4, 7
+_id_clock_lock = threading.Lock()
+_id_clock: list[int] = [0, 0]  # last millisecond used, sequence within it
 
-    Never reused: golden rows are never deleted and the id is the primary key, so an
-    (astronomically unlikely) collision with any id ever issued fails the insert.
+
+def _base32(value: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        value, digit = divmod(value, 32)
+        chars.append(_ID_ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+def new_golden_id() -> str:
+    """A fresh golden id: "cus_" + 20 base32 characters that sort in the order they were issued.
+
+    Time (ms) + a per-process sequence + 35 random bits: listing customers in id order is
+    listing them oldest first, and stays stable as new ones arrive. Never reused: golden
+    rows are never deleted and the id is the primary key, so a collision with any id ever
+    issued fails the insert instead of merging two customers.
     """
-    return _ID_PREFIX + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+    with _id_clock_lock:
+        now = max(int(time.time() * 1000), _id_clock[0])
+        _id_clock[1] = _id_clock[1] + 1 if now == _id_clock[0] else 0
+        if _id_clock[1] >= 32**_SEQUENCE_CHARS:  # more than a million ids in one ms: borrow the next ms
+            now, _id_clock[1] = now + 1, 0
+        _id_clock[0] = now
+        sequence = _id_clock[1]
+    random_part = "".join(secrets.choice(_ID_ALPHABET) for _ in range(_RANDOM_CHARS))
+    return _ID_PREFIX + _base32(now, _TIME_CHARS) + _base32(sequence, _SEQUENCE_CHARS) + random_part
 
 
 def utcnow() -> datetime:

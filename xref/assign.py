@@ -59,14 +59,17 @@ def assign_golden_ids(
             chosen[index] = golden
             taken.add(golden)
 
+    # Ids sort in issue order, and lists show customers in id order: customers known to
+    # more systems get their ids first, so the first page of a fresh index is the richest.
+    unclaimed = sorted(
+        (index for index in range(len(clusters)) if index not in chosen),
+        key=lambda index: (-len({system for system, _ in clusters[index]}), -len(clusters[index]), index),
+    )
     new_ids: list[str] = []
-    cluster_ids: list[str] = []
-    for index in range(len(clusters)):
-        kept = chosen.get(index)
-        if kept is None:
-            kept = new_id()
-            new_ids.append(kept)
-        cluster_ids.append(kept)
+    for index in unclaimed:
+        chosen[index] = new_id()
+        new_ids.append(chosen[index])
+    cluster_ids = [chosen[index] for index in range(len(clusters))]
 
     # Where did the records of each id that lost its cluster go?
     moved_to: dict[str, Counter[str]] = defaultdict(Counter)

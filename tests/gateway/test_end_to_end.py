@@ -39,7 +39,8 @@ def test_first_page_has_customers_combined_from_several_systems(stack) -> None:
     assert len(edges) == 5
     assert body["data"]["customers"]["totalCount"] >= 5
     assert all(edge["node"]["name"] for edge in edges)
-    assert any(len({r["system"] for r in edge["node"]["sourceRecords"]}) >= 2 for edge in edges)
+    # A fresh index issues ids to customers known to more systems first, so page one shows them combined.
+    assert all(len({r["system"] for r in edge["node"]["sourceRecords"]}) >= 2 for edge in edges)
 
 
 def _multi_system_customer_ids(stack, n: int = 100) -> Iterator[str]:
@@ -102,9 +103,12 @@ def test_forged_cursor_is_rejected_clearly(stack) -> None:
 
 
 def test_search_finds_a_customer_by_email_in_any_system(stack) -> None:
-    customer_id = next(_multi_system_customer_ids(stack))
-    view = post(stack.graphql_url, WHOLE_VIEW, {"id": customer_id}).json()["data"]["customer"]
-    email = next(r["email"] for r in view["crm"] if r["email"])
+    customer_id, email = next(
+        (cid, email)
+        for cid in _multi_system_customer_ids(stack)
+        for email in [r["email"] for r in post(stack.graphql_url, WHOLE_VIEW, {"id": cid}).json()["data"]["customer"]["crm"]]
+        if email
+    )
 
     query = "query S($q: String) { customers(first: 10, search: $q) { edges { node { id } } } }"
     found = post(stack.graphql_url, query, {"q": email}).json()["data"]["customers"]["edges"]

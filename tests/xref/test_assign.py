@@ -67,3 +67,22 @@ def test_an_id_whose_records_are_gone_is_retired_without_a_target() -> None:
 
     assert result.cluster_ids == ("cus_a",)
     assert result.retired == {"cus_gone": None}
+
+
+def test_new_ids_go_to_customers_known_to_more_systems_first() -> None:
+    clusters = [[(TW, "5")], [(SP, "1"), (QB, "1"), (TW, "1")], [(SP, "2"), (QB, "2")]]
+
+    result = assign_golden_ids(clusters, {}, {}, _new_ids())
+
+    assert result.new_ids == ("cus_new1", "cus_new2", "cus_new3")
+    assert result.cluster_ids == ("cus_new3", "cus_new1", "cus_new2")
+
+
+def test_golden_ids_sort_in_the_order_they_were_issued() -> None:
+    from xref import new_golden_id
+
+    issued = [new_golden_id() for _ in range(2000)]
+
+    assert issued == sorted(issued)
+    assert len(set(issued)) == len(issued)
+    assert all(len(i) == len(issued[0]) for i in issued)
