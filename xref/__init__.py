@@ -6,7 +6,18 @@ pairs make a customer, with confidence and evidence, never names, emails or addr
 
 from xref._errors import InvalidCursor, XrefError
 from xref._migrate import alembic_config, upgrade
-from xref._models import Base, GoldenCustomer, Link, MatchRun, new_golden_id
+from xref._models import Base, Decision, GoldenCustomer, Link, MatchRun, ReviewItem, new_golden_id
+from xref._stewardship import (
+    DIFFERENT,
+    SAME,
+    DecisionInfo,
+    ReviewCandidate,
+    ReviewInfo,
+    ReviewPage,
+    ReviewSync,
+    Stewardship,
+    pair_key,
+)
 from xref._service import MAX_PAGE_SIZE, XrefService, customer_cursor
 from xref._types import ApplyResult, CustomerInfo, CustomerPage, LinkInfo
 from xref.bulk import MatchSummary, run_bulk_match
@@ -15,6 +26,17 @@ from xref.evaluate import Evaluation, evaluate_service
 from xref.export import export_links
 
 __all__ = [
+    "DIFFERENT",
+    "SAME",
+    "Decision",
+    "DecisionInfo",
+    "ReviewCandidate",
+    "ReviewInfo",
+    "ReviewItem",
+    "ReviewPage",
+    "ReviewSync",
+    "Stewardship",
+    "pair_key",
     "MAX_PAGE_SIZE",
     "Evaluation",
     "MatchSummary",

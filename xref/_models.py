@@ -137,3 +137,57 @@ class MatchRun(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Decision(Base):
+    """A data steward's ruling on a pair of source records, which every later run respects.
+
+    Every steward action reduces to pair rulings: link/merge/accept-review say "same",
+    split/reject/reject-review say "different". `fingerprint` hashes the compared values of
+    both records when the ruling was made; when they change, the ruling goes back to
+    review (status "needs_review") instead of silently standing or silently falling.
+    """
+
+    __tablename__ = "decision"
+    __table_args__ = (UniqueConstraint("left_system", "left_record_id", "right_system", "right_record_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: "same" or "different".
+    verdict: Mapped[str] = mapped_column(String(16))
+    #: The steward action that made it: link, split, merge, reject, accept_review, reject_review.
+    action: Mapped[str] = mapped_column(String(16))
+    left_system: Mapped[str] = mapped_column(String(32))
+    left_record_id: Mapped[str] = mapped_column(String(128))
+    right_system: Mapped[str] = mapped_column(String(32))
+    right_record_id: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: "active", "needs_review" (the compared values changed) or "revoked".
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    note: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+class ReviewItem(Base):
+    """A candidate pair the matcher was not sure about (or a ruling whose records changed)."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (UniqueConstraint("left_system", "left_record_id", "right_system", "right_record_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    left_system: Mapped[str] = mapped_column(String(32))
+    left_record_id: Mapped[str] = mapped_column(String(128))
+    right_system: Mapped[str] = mapped_column(String(32))
+    right_record_id: Mapped[str] = mapped_column(String(128))
+    score: Mapped[float] = mapped_column(Float)
+    #: Per attribute: {"level": ..., "weight": ...}; never raw values.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: "uncertain" (score between the thresholds) or "decision_changed".
+    reason: Mapped[str] = mapped_column(String(32))
+    #: "open", "accepted", "rejected" or "dismissed" (a later run no longer finds the pair uncertain).
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
