@@ -196,14 +196,15 @@ class Stewardship:
                     row.run_id, row.updated_at = run_id, now
                     updated += 1
             for pair, found in wanted.items():
-                row = existing.get(pair)
-                if row is not None and row.status in ("open", "accepted", "rejected"):
+                known = existing.get(pair)
+                if known is not None and known.status in ("open", "accepted", "rejected"):
                     continue
-                if row is None:
+                if known is None:
                     (ls, lid), (rs, rid) = pair
-                    row = ReviewItem(left_system=ls, left_record_id=lid, right_system=rs, right_record_id=rid,
-                                     created_at=now)
-                    session.add(row)
+                    known = ReviewItem(left_system=ls, left_record_id=lid, right_system=rs, right_record_id=rid,
+                                       created_at=now)
+                    session.add(known)
+                row = known
                 row.score, row.evidence, row.reason = found.score, dict(found.evidence), found.reason
                 row.status, row.run_id, row.updated_at = "open", run_id, now
                 row.resolved_by = row.resolved_at = None
