@@ -80,6 +80,14 @@ def _link_info(link: Link) -> LinkInfo:
     )
 
 
+class _RollBack(Exception):
+    """Leaves a transaction without committing, carrying what it would have done."""
+
+    def __init__(self, result: ApplyResult) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
 class XrefService:
     """Queries and updates of the cross-reference index.
 
@@ -89,6 +97,11 @@ class XrefService:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The session factory, for services that keep their tables beside the links (stewardship)."""
+        return self._sessions
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -240,8 +253,12 @@ class XrefService:
         systems: Collection[SystemName] | None = None,
         decided_by: str = DECIDED_BY,
         batch_size: int = 1000,
+        dry_run: bool = False,
     ) -> ApplyResult:
         """Make the links of `systems` say exactly what `clusters` say, keeping golden ids stable.
+
+        With `dry_run` every statement runs and the transaction is rolled back: the result
+        says exactly what would change (the `--dry-run` of a changed rule or threshold).
 
         `clusters` are the whole truth for `systems` (all systems when None): a linked
         record of those systems that is in no cluster is unlinked (gone from its source).
@@ -261,87 +278,93 @@ class XrefService:
 
         now = utcnow()
         link_table: Table = Link.__table__  # type: ignore[assignment]
-        async with self._sessions.begin() as session:
-            current = await self._load_links(session, scope, batch_size)
-            created_at = await self._load_created_at(session, {row[1] for row in current.values()})
-            assignment = assign_golden_ids(
-                [item.members for item in clusters],
-                {key: row[1] for key, row in current.items()},
-                created_at,
-                new_golden_id,
-            )
-            for chunk in _chunks(assignment.new_ids, batch_size):
-                await session.execute(
-                    insert(GoldenCustomer), [{"id": cid, "created_at": now} for cid in chunk]
+        try:
+            async with self._sessions.begin() as session:
+                current = await self._load_links(session, scope, batch_size)
+                created_at = await self._load_created_at(session, {row[1] for row in current.values()})
+                assignment = assign_golden_ids(
+                    [item.members for item in clusters],
+                    {key: row[1] for key, row in current.items()},
+                    created_at,
+                    new_golden_id,
                 )
-
-            # Rows are built and written a batch at a time: 300k links as dicts would not be small.
-            added = moved = updated = unchanged = 0
-            inserts: list[dict[str, Any]] = []
-            updates: list[dict[str, Any]] = []
-            update_stmt = (
-                update(link_table)
-                .where(link_table.c.id == bindparam("link_id"))
-                .values(
-                    customer_id=bindparam("customer_id"),
-                    confidence=bindparam("confidence"),
-                    evidence=bindparam("evidence"),
-                    decided_by=bindparam("decided_by"),
-                    updated_at=bindparam("updated_at"),
-                )
-            )
-            for item, golden in zip(clusters, assignment.cluster_ids, strict=True):
-                for member in item.members:
-                    evidence = item.evidence.get(member, _NO_EVIDENCE)
-                    confidence = float(item.confidence.get(member, 1.0))
-                    row = current.pop(member, None)
-                    if row is None:
-                        inserts.append(
-                            {"customer_id": golden, "system": str(member[0]), "record_id": member[1],
-                             "confidence": confidence, "evidence": evidence, "decided_by": decided_by,
-                             "created_at": now, "updated_at": now}
-                        )
-                        added += 1
-                        if len(inserts) >= batch_size:
-                            await session.execute(insert(link_table), inserts)
-                            inserts = []
-                        continue
-                    link_id, old_golden, old_confidence, old_evidence, old_decided_by = row
-                    if (old_golden, old_confidence, old_decided_by) == (golden, confidence, decided_by) and (
-                        old_evidence == _evidence_fingerprint(evidence)
-                    ):
-                        unchanged += 1
-                        continue
-                    if old_golden != golden:
-                        moved += 1
-                    else:
-                        updated += 1
-                    updates.append(
-                        {"link_id": link_id, "customer_id": golden, "confidence": confidence,
-                         "evidence": evidence, "decided_by": decided_by, "updated_at": now}
+                for chunk in _chunks(assignment.new_ids, batch_size):
+                    await session.execute(
+                        insert(GoldenCustomer), [{"id": cid, "created_at": now} for cid in chunk]
                     )
-                    if len(updates) >= batch_size:
-                        await session.execute(update_stmt, updates)
-                        updates = []
-            if inserts:
-                await session.execute(insert(link_table), inserts)
-            if updates:
-                await session.execute(update_stmt, updates)
-            # What is left in `current` was in no cluster: the record is gone from its system.
-            removed = [row[0] for row in current.values()]
-            for id_chunk in _chunks(removed, batch_size):
-                await session.execute(delete(link_table).where(link_table.c.id.in_(id_chunk)))
-            retired = await self._retire(session, assignment.retired, now, batch_size)
 
-        return ApplyResult(
-            links_added=added,
-            links_removed=len(removed),
-            links_moved=moved,
-            links_updated=updated,
-            links_unchanged=unchanged,
-            customers_created=len(assignment.new_ids),
-            customers_retired=retired,
-        )
+                # Rows are built and written a batch at a time: 300k links as dicts would not be small.
+                added = moved = updated = unchanged = 0
+                inserts: list[dict[str, Any]] = []
+                updates: list[dict[str, Any]] = []
+                update_stmt = (
+                    update(link_table)
+                    .where(link_table.c.id == bindparam("link_id"))
+                    .values(
+                        customer_id=bindparam("customer_id"),
+                        confidence=bindparam("confidence"),
+                        evidence=bindparam("evidence"),
+                        decided_by=bindparam("decided_by"),
+                        updated_at=bindparam("updated_at"),
+                    )
+                )
+                for item, golden in zip(clusters, assignment.cluster_ids, strict=True):
+                    for member in item.members:
+                        evidence = item.evidence.get(member, _NO_EVIDENCE)
+                        confidence = float(item.confidence.get(member, 1.0))
+                        member_decided_by = item.decided_by.get(member, decided_by)
+                        row = current.pop(member, None)
+                        if row is None:
+                            inserts.append(
+                                {"customer_id": golden, "system": str(member[0]), "record_id": member[1],
+                                 "confidence": confidence, "evidence": evidence, "decided_by": member_decided_by,
+                                 "created_at": now, "updated_at": now}
+                            )
+                            added += 1
+                            if len(inserts) >= batch_size:
+                                await session.execute(insert(link_table), inserts)
+                                inserts = []
+                            continue
+                        link_id, old_golden, old_confidence, old_evidence, old_decided_by = row
+                        if (old_golden, old_confidence, old_decided_by) == (golden, confidence, member_decided_by) and (
+                            old_evidence == _evidence_fingerprint(evidence)
+                        ):
+                            unchanged += 1
+                            continue
+                        if old_golden != golden:
+                            moved += 1
+                        else:
+                            updated += 1
+                        updates.append(
+                            {"link_id": link_id, "customer_id": golden, "confidence": confidence,
+                             "evidence": evidence, "decided_by": member_decided_by, "updated_at": now}
+                        )
+                        if len(updates) >= batch_size:
+                            await session.execute(update_stmt, updates)
+                            updates = []
+                if inserts:
+                    await session.execute(insert(link_table), inserts)
+                if updates:
+                    await session.execute(update_stmt, updates)
+                # What is left in `current` was in no cluster: the record is gone from its system.
+                removed = [row[0] for row in current.values()]
+                for id_chunk in _chunks(removed, batch_size):
+                    await session.execute(delete(link_table).where(link_table.c.id.in_(id_chunk)))
+                retired = await self._retire(session, assignment.retired, now, batch_size)
+                result = ApplyResult(
+                    links_added=added,
+                    links_removed=len(removed),
+                    links_moved=moved,
+                    links_updated=updated,
+                    links_unchanged=unchanged,
+                    customers_created=len(assignment.new_ids),
+                    customers_retired=retired,
+                )
+                if dry_run:
+                    raise _RollBack(result)
+        except _RollBack as rolled_back:
+            return rolled_back.result
+        return result
 
     @staticmethod
     async def _load_links(

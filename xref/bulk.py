@@ -9,8 +9,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from connectors import Connector, SystemName
+from xref._match_types import MatchRecord
 from xref._service import XrefService
-from xref.matching import DECIDED_BY, DEFAULT_MAX_KEY_GROUP, DEFAULT_REGION, RecordKeys, cluster_records, match_keys
+from xref._stewardship import Stewardship
+from xref.engine import DECIDED_BY, EngineSettings, run_engine
+from xref.normalize import DEFAULT_REGION, normalize_record
 
 __all__ = ["MatchSummary", "run_bulk_match"]
 
@@ -37,8 +40,14 @@ class MatchSummary:
     links_updated: int
     customers_created: int
     customers_retired: int
-    #: Generic email/phone values the giant-cluster guard refused as keys, per rule.
-    ignored_keys: dict[str, int] = field(default_factory=dict)
+    #: Candidate pairs scored (after blocking), and merges the clustering refused, per reason.
+    pairs_compared: int = 0
+    refused_merges: dict[str, int] = field(default_factory=dict)
+    #: Open review items after this run, and the steward decisions applied / sent back to review.
+    review_items: int = 0
+    decisions_applied: int = 0
+    decisions_stale: int = 0
+    dry_run: bool = False
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -47,33 +56,36 @@ class MatchSummary:
         return data
 
 
-async def _read_keys(
+async def _read_system(
     system: SystemName,
     connector: Connector,
+    records: list[MatchRecord],
     region: str,
     progress: Callable[[SystemName, int], None] | None,
-) -> list[RecordKeys]:
-    # Only the keys are kept: whole records of 100k customers per system would not fit comfortably.
-    keys: list[RecordKeys] = []
+) -> int:
+    # Only the normalized comparable values are kept, never whole records, and only for the run.
+    count = 0
     async for record in connector.iterate():
         if record.system != system:
             raise ValueError(f"connector for {system} yielded a {record.system} record")
-        keys.append(match_keys(record, region=region))
-        if progress is not None and len(keys) % PROGRESS_EVERY == 0:
-            progress(system, len(keys))
+        records.append(normalize_record(record, len(records), region=region))  # one event loop: no race
+        count += 1
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress(system, count)
     if progress is not None:
-        progress(system, len(keys))
-    return keys
+        progress(system, count)
+    return count
 
 
 async def _read_all(
     connectors: Mapping[SystemName, Connector],
     region: str,
     progress: Callable[[SystemName, int], None] | None,
-) -> dict[SystemName, list[RecordKeys]]:
+) -> tuple[list[MatchRecord], dict[SystemName, int]]:
     """Read all systems concurrently; the first failure cancels the other reads and is raised as is."""
+    records: list[MatchRecord] = []
     tasks = {
-        system: asyncio.create_task(_read_keys(system, connector, region, progress), name=f"xref-read-{system}")
+        system: asyncio.create_task(_read_system(system, connector, records, region, progress), name=f"xref-read-{system}")
         for system, connector in connectors.items()
     }
     try:
@@ -83,7 +95,7 @@ async def _read_all(
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
         raise
-    return {system: task.result() for system, task in tasks.items()}
+    return records, {system: task.result() for system, task in tasks.items()}
 
 
 async def run_bulk_match(
@@ -92,39 +104,48 @@ async def run_bulk_match(
     *,
     progress: Callable[[SystemName, int], None] | None = None,
     region: str = DEFAULT_REGION,
-    max_key_group: int = DEFAULT_MAX_KEY_GROUP,
+    settings: EngineSettings | None = None,
+    dry_run: bool = False,
     batch_size: int = 1000,
 ) -> MatchSummary:
     """Match every record of every given system and bring the links up to date.
 
+    Steward decisions always win; pairs the matcher is unsure of go to the review queue.
     Links of systems not in `connectors` are left alone. If any system cannot be read
     completely, nothing is changed (a partial read would unlink the unread records) and
     the connector's error is raised; the run is still recorded, with the error.
+    With `dry_run` the summary says what would change and nothing is written.
     `progress(system, records_read_so_far)` is called from the event loop.
     """
     started = time.perf_counter()
-    run_id = await service.start_run()
+    stewardship = Stewardship(service.sessions)
+    run_id = 0 if dry_run else await service.start_run()
     try:
-        keys = await _read_all(connectors, region, progress)
-        records = {system: len(system_keys) for system, system_keys in keys.items()}
-        flat = [k for system_keys in keys.values() for k in system_keys]
-        del keys  # let the per-record keys go once clustered, before the links are loaded
-        # Clustering is CPU-bound; off the event loop so a gateway running this stays responsive.
-        result = await asyncio.to_thread(cluster_records, flat, max_key_group=max_key_group)
-        del flat
+        records, counts = await _read_all(connectors, region, progress)
+        decisions = await stewardship.decisions()
+        # Scoring and clustering are CPU-bound; off the event loop so a gateway running this stays responsive.
+        result = await asyncio.to_thread(run_engine, records, decisions, settings)
+        del records
         applied = await service.apply_clusters(
-            result.clusters, systems=list(connectors), decided_by=DECIDED_BY, batch_size=batch_size
+            result.clusters, systems=list(connectors), decided_by=DECIDED_BY, batch_size=batch_size, dry_run=dry_run
         )
+        if dry_run:
+            open_items = len(result.review)
+        else:
+            open_items = (await stewardship.sync_review_queue(run_id, result.review)).open
+            await stewardship.set_status(result.stale_decisions, "needs_review")
     except BaseException as exc:
-        await asyncio.shield(service.finish_run(run_id, {"error": type(exc).__name__}))
+        if not dry_run:
+            await asyncio.shield(service.finish_run(run_id, {"error": type(exc).__name__}))
         raise
+    clusters = result.clusters
     summary = MatchSummary(
         run_id=run_id,
-        records=records,
-        customers=len(result.clusters),
-        customers_in_2_systems=sum(1 for c in result.clusters if len(c.systems) >= 2),
-        customers_in_3_systems=sum(1 for c in result.clusters if len(c.systems) >= 3),
-        within_system_duplicates=sum(c.duplicates for c in result.clusters),
+        records=counts,
+        customers=len(clusters),
+        customers_in_2_systems=sum(1 for c in clusters if len(c.systems) >= 2),
+        customers_in_3_systems=sum(1 for c in clusters if len(c.systems) >= 3),
+        within_system_duplicates=sum(c.duplicates for c in clusters),
         links_added=applied.links_added,
         links_removed=applied.links_removed,
         links_unchanged=applied.links_unchanged,
@@ -132,8 +153,14 @@ async def run_bulk_match(
         links_updated=applied.links_updated,
         customers_created=applied.customers_created,
         customers_retired=applied.customers_retired,
-        ignored_keys=dict(result.ignored_keys),
+        pairs_compared=result.pairs_compared,
+        refused_merges=dict(result.refused_merges),
+        review_items=open_items,
+        decisions_applied=result.decisions_applied,
+        decisions_stale=len(result.stale_decisions),
+        dry_run=dry_run,
         seconds=round(time.perf_counter() - started, 3),
     )
-    await service.finish_run(run_id, summary.as_dict())
+    if not dry_run:
+        await service.finish_run(run_id, summary.as_dict())
     return summary

@@ -23,17 +23,16 @@ carry a `value_hash` that shows two links matched on the same value without sayi
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Final
 
-import phonenumbers
-
 from connectors import SourceRecord, SystemName
+# The normalizers live in xref.normalize; their old names stay importable from here.
+from xref.normalize import DEFAULT_REGION, normalize_phone, normalize_postal_code
+from xref.normalize import normalize_company_name as normalize_name
+from xref.normalize import normalize_email_address as normalize_email
 
 __all__ = [
     "DECIDED_BY",
@@ -54,7 +53,6 @@ __all__ = [
 
 #: Who decided links made here (stored in Link.decided_by).
 DECIDED_BY: Final = "matcher:exact-v1"
-DEFAULT_REGION: Final = "US"
 #: More records than this sharing one email/phone under different names: the value is generic.
 DEFAULT_MAX_KEY_GROUP: Final = 4
 #: Confidence of a link by the strongest key it matched on; a record alone is surely its own customer.
@@ -64,77 +62,6 @@ _VALUE_HASH_LENGTH: Final = 10
 _ALONE: Final[Mapping[str, Any]] = {"matched": []}
 
 RecordKey = tuple[SystemName, str]
-
-# Legal forms as typed in the wild (sandbox/_gen_words.LEGAL_SPELLINGS), after punctuation is gone.
-_LEGAL_SUFFIXES: Final = frozenset(
-    {"inc", "incorporated", "llc", "ltd", "limited", "corp", "corporation", "co", "company", "llp", "pc"}
-)
-_DROPPED = re.compile(r"['’`.]")  # "Bill's" = "Bills", "L.L.C." = "LLC"
-_SEPARATORS = re.compile(r"[^0-9a-z]+")
-_ZIP5 = re.compile(r"^\s*(\d{5})(?:\s*-?\s*\d{4})?\s*$")
-
-
-# -- normalization --------------------------------------------------------------------------
-
-
-def normalize_email(value: str | None) -> str | None:
-    """Trimmed and case-folded; None when empty or not an address at all."""
-    if not value:
-        return None
-    email = value.strip().casefold()
-    local, at, domain = email.partition("@")
-    if not at or not local or not domain or " " in email:
-        return None
-    return email
-
-
-@lru_cache(maxsize=65536)
-def normalize_phone(value: str | None, region: str = DEFAULT_REGION) -> str | None:
-    """E.164 (``+14154446538``); numbers without a country code are read in `region`.
-
-    Extensions are dropped (a switchboard and its extensions are one company). Invalid
-    numbers give None rather than a half-normalized string that could match by accident.
-    """
-    if not value or not value.strip():
-        return None
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalize_name(value: str | None) -> str | None:
-    """A company or person name reduced to what people do not vary.
-
-    Case-folded, accents and punctuation removed, "&"/"+" read as "and", legal
-    suffixes (Inc, LLC, Ltd, Corp, Co and their spellings) dropped from the end and a
-    leading "The" dropped. None when nothing is left.
-    """
-    if not value:
-        return None
-    text = value.casefold()
-    if not text.isascii():
-        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
-    text = text.replace("&", " and ").replace("+", " and ")
-    text = _DROPPED.sub("", text)
-    words = _SEPARATORS.sub(" ", text).split()
-    while words and words[-1] in _LEGAL_SUFFIXES:
-        words.pop()
-    if len(words) > 1 and words[0] == "the":
-        words.pop(0)
-    return " ".join(words) or None
-
-
-def normalize_postal_code(value: str | None) -> str | None:
-    """The 5-digit ZIP code (ZIP+4 cut to 5); None for anything else, including foreign codes."""
-    if not value:
-        return None
-    match = _ZIP5.match(value)
-    return match.group(1) if match else None
-
 
 # -- keys -----------------------------------------------------------------------------------
 
@@ -201,6 +128,8 @@ class Cluster:
     #: Per member: {"matched": [{"rule": ..., "value_hash": ...}, ...]} (empty for a lone record).
     evidence: Mapping[RecordKey, Mapping[str, Any]] = field(default_factory=dict)
     confidence: Mapping[RecordKey, float] = field(default_factory=dict)
+    #: Per member, who decided its link when not the run's matcher (e.g. "steward:ann").
+    decided_by: Mapping[RecordKey, str] = field(default_factory=dict)
 
     @property
     def systems(self) -> frozenset[SystemName]:
