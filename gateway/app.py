@@ -20,6 +20,7 @@ from strawberry.asgi import GraphQL
 
 from connectors import request_id_var
 from gateway.config import Settings
+from gateway.matching import engine_settings
 from gateway.sources import close_connectors, effective_sources, open_connectors
 from resolvers import Context, Services, build_context, schema
 from xref import XrefService, create_engine, create_sessions, upgrade
@@ -78,6 +79,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             xref=XrefService(create_sessions(engine)),
             connectors=connectors,
             max_page_size=settings.max_page_size,
+            engine_settings=engine_settings(settings.match),
+            phone_region=settings.phone_region,
         )
         log.info("gateway ready", extra={"systems": ",".join(s.value for s in connectors)})
         try:

@@ -140,7 +140,8 @@ def sandbox_generate(
     console.print(f"ground truth: {settings.data_dir / 'sandbox' / 'ground_truth.csv'}")
 
 
-async def _run_match(settings: Settings, evaluate: Path | None) -> None:
+async def _run_match(settings: Settings, evaluate: Path | None, dry_run: bool = False) -> None:
+    from gateway.matching import engine_settings
     from gateway.sources import close_connectors, effective_sources, open_connectors
     from xref import XrefService, create_engine, create_sessions, run_bulk_match, upgrade
 
@@ -151,9 +152,13 @@ async def _run_match(settings: Settings, evaluate: Path | None) -> None:
     try:
         service = XrefService(create_sessions(engine))
         with counting_progress([s.value for s in connectors]) as progress:
-            summary = await run_bulk_match(connectors, service, progress=lambda system, n: progress(system.value, n))
-        console.print(figures_table("Match summary", _summary_rows(summary)))
-        if evaluate is not None:
+            summary = await run_bulk_match(
+                connectors, service, progress=lambda system, n: progress(system.value, n),
+                region=settings.phone_region, settings=engine_settings(settings.match), dry_run=dry_run,
+            )
+        title = "Dry run: what this match would change (nothing was written)" if dry_run else "Match summary"
+        console.print(figures_table(title, _summary_rows(summary)))
+        if evaluate is not None and not dry_run:
             from xref import evaluate_service
 
             scores = await evaluate_service(service, evaluate)
@@ -181,11 +186,14 @@ def match(
     evaluate: Annotated[
         Optional[Path], typer.Option(help="Score the links against a ground-truth CSV (entity,system,record_id).")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Report which links a changed rule, weight or threshold would add, remove or move; write nothing.")
+    ] = False,
 ) -> None:
     """Bulk match: read every system, link records of the same customer, report what changed."""
     settings = _settings()
     configure_logging(settings.log_level)
-    asyncio.run(_run_match(settings, evaluate))
+    asyncio.run(_run_match(settings, evaluate, dry_run))
 
 
 @xref_app.command("export")

@@ -28,6 +28,34 @@ class SandboxSettings(BaseModel):
         return f"http://{self.host}:{port}"
 
 
+class ThresholdOverride(BaseModel):
+    link: float
+    review: float
+
+
+class MatchSettings(BaseModel):
+    """Matcher thresholds (Fellegi-Sunter log2 scores) and options; see README "Matching"."""
+
+    link: float = Field(10.0, description="Score at or above which two records are linked automatically.")
+    review: float = Field(4.0, description="Score at or above which (below `link`) a pair goes to the review queue.")
+    #: Overrides per system pair, keyed "quickbooks+sharepoint" (order free; "sharepoint+sharepoint" for duplicates).
+    per_system_pair: dict[str, ThresholdOverride] = Field(default_factory=dict)
+    one_to_one: bool = Field(False, description="A record links to at most one record of each other system.")
+    fit: bool = Field(True, description="Estimate m/u weights from each run's data (EM) instead of the priors.")
+
+    @model_validator(mode="after")
+    def _review_below_link(self) -> MatchSettings:
+        pairs = {"default": ThresholdOverride(link=self.link, review=self.review), **self.per_system_pair}
+        for name, pair in pairs.items():
+            if pair.review > pair.link:
+                raise ValueError(f"match thresholds {name}: review ({pair.review}) must not exceed link ({pair.link})")
+        for name in self.per_system_pair:
+            parts = name.split("+")
+            if len(parts) != 2 or not all(p in {s.value for s in SystemName} for p in parts):
+                raise ValueError(f"match.per_system_pair key {name!r} must be two systems joined by '+'")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything configurable; env vars are `C360_*`, nested with `__` (C360_SOURCES__QUICKBOOKS__REALM_ID)."""
 
@@ -52,6 +80,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = SandboxSettings()
     sources: SourcesSettings = SourcesSettings()
     phone_region: str = Field("US", description="Default region for phone numbers without a country code.")
+    match: MatchSettings = MatchSettings()
     max_page_size: int = Field(100, ge=1, le=1000, description="Largest `first` a client may ask for.")
     graphiql: bool = Field(True, description="Serve GraphiQL on GET /graphql.")
     log_level: str = "INFO"

@@ -8,6 +8,7 @@ import re
 from typing import Annotated
 
 import strawberry
+from strawberry.tools import merge_types
 
 from connectors import ConnectorError, SystemName
 from resolvers.errors import MaskInternalErrors, bad_input
@@ -108,4 +109,12 @@ async def _search_page(info: Info, text: str, first: int, after: str | None) -> 
     )
 
 
-schema = strawberry.Schema(query=Query, extensions=[MaskInternalErrors])
+#: Root types contributed by other modules are merged here, so each area keeps its own file.
+QUERY_PARTS: tuple[type, ...] = (Query,)
+MUTATION_PARTS: tuple[type, ...] = ()
+
+schema = strawberry.Schema(
+    query=merge_types("Query", QUERY_PARTS),
+    mutation=merge_types("Mutation", MUTATION_PARTS) if MUTATION_PARTS else None,
+    extensions=[MaskInternalErrors],
+)

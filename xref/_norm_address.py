@@ -107,6 +107,8 @@ def normalize_postal_code(value: str | None, state: str | None = None, country: 
     """
     if not value:
         return None
+    if len(value) == 5 and value.isdigit():
+        return value  # the usual case, and the same answer in every country
     if country and not is_us_country(country):
         foreign = "".join(value.split()).upper()
         return foreign or None

@@ -8,7 +8,7 @@ from typing import Final, NamedTuple
 
 from connectors import PersonName
 from xref._match_types import PartyKind
-from xref._norm_text import INWORD_MARKS, drop_marks, fold, words
+from xref._norm_text import INWORD_MARKS, drop_marks, fold
 from xref._norm_words import (
     BUSINESS_WORDS,
     DESCRIPTIVE_WORDS,
@@ -27,6 +27,7 @@ _POSSESSIVE: Final = re.compile(r"[a-z]{2}['’]s")
 _ACRONYM: Final = re.compile(r"\b[A-Z]{2,4}\b")
 _PERSON_MARKS: Final = (*INWORD_MARKS, "-")  # "O'Neil" = "ONeil", "Mary-Kate" = "MaryKate"
 _PERSON_WORD: Final = re.compile(r",|[0-9a-z]+")
+_WORD: Final = re.compile(r"[0-9a-z]+")
 _PERSON_CACHE: Final = 1 << 16
 
 
@@ -52,10 +53,12 @@ def analyse_name(value: str | None) -> NameInfo:
         return NameInfo(None, (), False, False, False)
     if value.endswith(")"):
         value = _COUNTER.sub("", value)
-    text = fold(value)
+    text = value.casefold()
+    if not text.isascii():
+        text = fold(text)
     if "&" in text or "+" in text:
         text = text.replace("&", " and ").replace("+", " and ")
-    tokens = words(text)
+    tokens = _WORD.findall(drop_marks(text))
     legal = False
     while tokens and tokens[-1] in LEGAL_SUFFIXES:
         tokens.pop()
