@@ -24,6 +24,16 @@ from xref.bulk import MatchSummary, run_bulk_match
 from xref.db import create_engine, create_sessions
 from xref.evaluate import Evaluation, evaluate_service
 from xref.export import export_links
+from xref.steward import (
+    InvalidStewardAction,
+    StewardActionError,
+    StewardActions,
+    StewardOutcome,
+    UnknownCustomer,
+    UnknownRecord,
+    UnknownReviewItem,
+    steward_name,
+)
 
 __all__ = [
     "DIFFERENT",
@@ -37,6 +47,14 @@ __all__ = [
     "ReviewSync",
     "Stewardship",
     "pair_key",
+    "InvalidStewardAction",
+    "StewardActionError",
+    "StewardActions",
+    "StewardOutcome",
+    "UnknownCustomer",
+    "UnknownRecord",
+    "UnknownReviewItem",
+    "steward_name",
     "MAX_PAGE_SIZE",
     "Evaluation",
     "MatchSummary",

@@ -71,6 +71,7 @@ def analyse_name(value: str | None) -> NameInfo:
     business = (
         leading_the
         or not BUSINESS_WORDS.isdisjoint(tokens)
+        or (bool(tokens) and tokens[0].startswith("the") and _descriptive(tokens[0]))
         or "co-op" in text
         or (("'" in text or "’" in text) and _POSSESSIVE.search(text) is not None)
         or (not value.istitle() and not value.isupper() and _ACRONYM.search(value) is not None)

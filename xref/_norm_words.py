@@ -25,7 +25,7 @@ LEGAL_SUFFIXES: Final = frozenset(
 #: Words that are also common surnames (House, Glass, Church, Flowers) are left out on purpose.
 BUSINESS_WORDS: Final = frozenset(
     """
-    academy accountants accounting advisors advisory agency allied analytics architects
+    academy accountants accounting advisors advisory agency allied analytics architects attorney attorneys
     architecture associates association auto automotive bakery bancorp bank bar bike bikes
     biotech book books boutique brewery brewing builders cafe camera capital catering cellars center
     centre cleaners cleaning clinic club coffee college communications construction consultancy
@@ -36,7 +36,7 @@ BUSINESS_WORDS: Final = frozenset(
     foundation frame framing freight fund funding furniture gallery garage garden gardens global grill
     group gym hardware health healthcare holdings homes hospitality hotel imports industries inn
     institute insurance interiors international investment investments jewelers jewelry kitchen
-    kitchens lab laboratory labs landscape landscaping law legal lending logistics management
+    kitchens lab laboratory labs landscape landscaping law lawyers legal lending logistics management
     manufacturing market marketing markets media medical mortgage motel motors movers moving music
     network networks optical outdoor outdoors outfitters paint painting partners partnership pet
     pets pharmacy plumbing pool pools power print printing productions products properties
@@ -52,7 +52,7 @@ BUSINESS_WORDS: Final = frozenset(
 #: Only the first word of a would-be person name is checked: Green, West, Little are surnames.
 DESCRIPTIVE_WORDS: Final = frozenset(
     """
-    advanced allied alpine american apex atlantic bay best big blue bold bright central city
+    advanced allied alpine american apex atlantic bay best big blue bold bright cedar central city
     classic clear coastal copper county creative crescent digital east eastern elite evergreen
     express first golden grand granite great green harbor integrated iron liberty little lone
     maple mesa metro modern mountain national new north northern oak ocean old open pacific peak

@@ -366,6 +366,57 @@ class XrefService:
             return rolled_back.result
         return result
 
+    async def move_links(
+        self,
+        keys: Sequence[RecordKey],
+        customer_id: str | None,
+        *,
+        decided_by: str,
+        evidence: Mapping[str, Any],
+        confidence: float = 1.0,
+    ) -> str:
+        """Put the records `keys` in `customer_id` (a new golden id when None) now; returns that id.
+
+        For steward actions, which must show at once rather than at the next bulk run.
+        Unlinked records get a link; linked ones move. An id left without links is retired
+        `merged_into` the target, as `apply_clusters` does, so it keeps resolving. The target
+        must be an active customer: moving records into a retired id would resurrect it.
+        """
+        wanted = list(dict.fromkeys((SystemName(system), str(record_id)) for system, record_id in keys))
+        if not wanted:
+            raise XrefError("move_links needs at least one record")
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            if customer_id is None:
+                customer_id = new_golden_id()
+                session.add(GoldenCustomer(id=customer_id, created_at=now))
+                await session.flush()
+            else:
+                target = await session.get(GoldenCustomer, customer_id)
+                if target is None:
+                    raise XrefError(f"no customer {customer_id} to move records into")
+                if target.retired_at is not None:
+                    raise XrefError(f"customer {customer_id} is retired; records cannot move into it")
+            losing: dict[str, str | None] = {}
+            for system, record_id in wanted:
+                link = await session.scalar(
+                    select(Link).where(Link.system == str(system), Link.record_id == record_id)
+                )
+                if link is None:
+                    session.add(
+                        Link(customer_id=customer_id, system=str(system), record_id=record_id,
+                             confidence=confidence, evidence=dict(evidence), decided_by=decided_by,
+                             created_at=now, updated_at=now)
+                    )
+                    continue
+                if link.customer_id != customer_id:
+                    losing[link.customer_id] = customer_id
+                link.customer_id, link.confidence, link.evidence = customer_id, confidence, dict(evidence)
+                link.decided_by, link.updated_at = decided_by, now
+            await session.flush()
+            await self._retire(session, losing, now, _IN_CHUNK)
+        return customer_id
+
     @staticmethod
     async def _load_links(
         session: AsyncSession, scope: Sequence[str] | None, batch_size: int
