@@ -39,7 +39,7 @@ class MatchRecord:
     email_domain: str | None = None
     #: E.164.
     phone: str | None = None
-    #: Street line with standard abbreviations ("12 ocean dr"), unit split off ("ste 4").
+    #: Street line with standard abbreviations ("12 ocean dr"); `unit` is only its identifier ("Suite 4" -> "4").
     street: str | None = None
     unit: str | None = None
     city: str | None = None
