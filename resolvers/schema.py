@@ -15,6 +15,8 @@ from resolvers.errors import MaskInternalErrors, bad_input
 from resolvers.pagination import decode_cursor, encode_cursor
 from xref import InvalidCursor, customer_cursor
 from resolvers.types import Customer, CustomerConnection, CustomerEdge, Info, PageInfo
+from resolvers.stewardship import StewardMutation, StewardQuery
+from resolvers.candidates import CandidateQuery
 
 log = logging.getLogger("c360.resolvers")
 
@@ -110,8 +112,8 @@ async def _search_page(info: Info, text: str, first: int, after: str | None) -> 
 
 
 #: Root types contributed by other modules are merged here, so each area keeps its own file.
-QUERY_PARTS: tuple[type, ...] = (Query,)
-MUTATION_PARTS: tuple[type, ...] = ()
+QUERY_PARTS: tuple[type, ...] = (Query, StewardQuery, CandidateQuery)
+MUTATION_PARTS: tuple[type, ...] = (StewardMutation,)
 
 schema = strawberry.Schema(
     query=merge_types("Query", QUERY_PARTS),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 import strawberry
@@ -61,6 +62,25 @@ class PersonName:
         return cls(given=name.given, family=name.family, full=name.full)
 
 
+@strawberry.type(description="How one attribute compared in a match: its agreement level and the weight it added.")
+class MatchEvidence:
+    attribute: str
+    level: str = strawberry.field(description="e.g. exact, high, low, disagree, missing.")
+    weight: float = strawberry.field(description="Log-weight added to the score; the weights sum to the score.")
+
+
+def match_evidence(attributes: object) -> list[MatchEvidence]:
+    """Stored evidence {attribute: {level, weight}} as a list, strongest first; anything else gives []."""
+    if not isinstance(attributes, Mapping):
+        return []
+    found = [
+        MatchEvidence(attribute=str(name), level=str(value.get("level", "")), weight=float(value.get("weight", 0.0)))
+        for name, value in attributes.items()
+        if isinstance(value, Mapping)
+    ]
+    return sorted(found, key=lambda e: (-e.weight, e.attribute))
+
+
 @strawberry.type(description="A link from the golden customer to one record in one system.")
 class SourceRecordRef:
     system: System  # type: ignore[valid-type]
@@ -68,6 +88,12 @@ class SourceRecordRef:
     url: str | None = strawberry.field(description="Opens the record in that system's own UI.")
     confidence: float = strawberry.field(description="How sure the index is that this record is this customer (0-1).")
     decided_by: str = strawberry.field(description="The matcher rule or the person that made the link.")
+    score: float | None = strawberry.field(
+        default=None, description="Match score of the pair that attached this record (null for the first record or a steward link)."
+    )
+    evidence: list[MatchEvidence] = strawberry.field(
+        default_factory=list, description="Per attribute, how the pair that attached this record compared."
+    )
 
 
 @strawberry.interface(description="Fields every system's record has, in canonical names.")
@@ -132,6 +158,11 @@ class BillingRecord(SystemRecord):
         )
 
 
+def _score(evidence: Mapping[str, object]) -> float | None:
+    score = evidence.get("score")
+    return float(score) if isinstance(score, int | float) else None
+
+
 @dataclass
 class _Fetched:
     """The customer's linked records that loaded, and the systems that failed."""
@@ -188,6 +219,8 @@ class Customer:
                 url=connectors[link.system].record_url(link.record_id) if link.system in connectors else None,
                 confidence=link.confidence,
                 decided_by=link.decided_by,
+                score=_score(link.evidence),
+                evidence=match_evidence(link.evidence.get("attributes")),
             )
             for link in self.links
         ]

@@ -18,12 +18,14 @@ from xref._stewardship import (
     Stewardship,
     pair_key,
 )
-from xref._service import MAX_PAGE_SIZE, XrefService, customer_cursor
+from xref._service import MAX_PAGE_SIZE, LinkOutcome, XrefService, customer_cursor
 from xref._types import ApplyResult, CustomerInfo, CustomerPage, LinkInfo
 from xref.bulk import MatchSummary, run_bulk_match
+from xref.candidates import Candidate, CandidateSearch, find_candidates
 from xref.db import create_engine, create_sessions
 from xref.evaluate import Evaluation, evaluate_service
 from xref.export import export_links
+from xref.incremental import IncrementalResult, MatchAction, match_one
 from xref.steward import (
     InvalidStewardAction,
     StewardActionError,
@@ -56,6 +58,13 @@ __all__ = [
     "UnknownReviewItem",
     "steward_name",
     "MAX_PAGE_SIZE",
+    "Candidate",
+    "CandidateSearch",
+    "IncrementalResult",
+    "LinkOutcome",
+    "MatchAction",
+    "find_candidates",
+    "match_one",
     "Evaluation",
     "MatchSummary",
     "ApplyResult",

@@ -6,6 +6,7 @@ import base64
 import binascii
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
@@ -20,7 +21,7 @@ from xref.assign import assign_golden_ids
 from xref.db import canonical_json
 from xref.matching import DECIDED_BY, Cluster, RecordKey
 
-__all__ = ["MAX_PAGE_SIZE", "XrefService"]
+__all__ = ["MAX_PAGE_SIZE", "LinkOutcome", "XrefService"]
 
 MAX_PAGE_SIZE: Final = 1000
 #: Ids per IN (...) so a huge request stays under both drivers' bind-parameter limits.
@@ -86,6 +87,23 @@ class _RollBack(Exception):
     def __init__(self, result: ApplyResult) -> None:
         super().__init__("dry run")
         self.result = result
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOutcome:
+    """What `XrefService.link_record` did to one record's link."""
+
+    customer_id: str
+    #: The customer the record was linked to before (None: it was not linked).
+    previous_customer_id: str | None
+    #: A golden id was issued for the record.
+    customer_created: bool
+    #: The previous customer, when the record was its last link and it is now retired into `customer_id`.
+    retired_customer_id: str | None
+
+    @property
+    def moved(self) -> bool:
+        return self.previous_customer_id is not None and self.previous_customer_id != self.customer_id
 
 
 class XrefService:
@@ -246,6 +264,83 @@ class XrefService:
                 update(MatchRun).where(MatchRun.id == run_id).values(finished_at=utcnow(), stats=dict(stats))
             )
 
+    async def link_record(
+        self,
+        system: SystemName,
+        record_id: str,
+        customer_id: str | None,
+        *,
+        confidence: float,
+        evidence: Mapping[str, Any],
+        decided_by: str,
+    ) -> LinkOutcome:
+        """Link one record to `customer_id`, or to a golden customer of its own when None (incremental match).
+
+        Inserts the link, updates it in place, or moves it, in one transaction. An id that
+        loses its last link is retired `merged_into` the target, as `apply_clusters` does,
+        so a bookmarked id keeps resolving. With None, a record already alone in its
+        customer stays there: a fresh id would only churn golden ids. The target must be an
+        active customer (a merged id is followed; a retired one would be resurrected).
+        """
+        key = (str(SystemName(system)), str(record_id))
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            link = await session.scalar(
+                select(Link).where(Link.system == key[0], Link.record_id == key[1]).with_for_update()
+            )
+            created = False
+            if customer_id is None:
+                if link is not None:
+                    others = await session.scalar(
+                        select(func.count()).select_from(Link).where(Link.customer_id == link.customer_id, Link.id != link.id)
+                    )
+                    if not others:
+                        customer_id = link.customer_id
+                if customer_id is None:
+                    customer_id = new_golden_id()
+                    session.add(GoldenCustomer(id=customer_id, created_at=now))
+                    await session.flush()
+                    created = True
+            else:
+                customer_id = await self._active_id(session, customer_id)
+            previous = link.customer_id if link is not None else None
+            if link is None:
+                session.add(
+                    Link(customer_id=customer_id, system=key[0], record_id=key[1], confidence=confidence,
+                         evidence=dict(evidence), decided_by=decided_by, created_at=now, updated_at=now)
+                )
+            elif (link.customer_id, link.confidence, link.evidence, link.decided_by) != (
+                customer_id, confidence, dict(evidence), decided_by
+            ):
+                link.customer_id, link.confidence, link.evidence = customer_id, confidence, dict(evidence)
+                link.decided_by, link.updated_at = decided_by, now
+            await session.flush()
+            retired = 0
+            if previous is not None and previous != customer_id:
+                retired = await self._retire(session, {previous: customer_id}, now, _IN_CHUNK)
+        return LinkOutcome(
+            customer_id=customer_id,
+            previous_customer_id=previous,
+            customer_created=created,
+            retired_customer_id=previous if retired else None,
+        )
+
+    @staticmethod
+    async def _active_id(session: AsyncSession, customer_id: str) -> str:
+        """`customer_id`, or where its merges lead; XrefError for an unknown or retired (gone) customer."""
+        followed: list[str] = []
+        customer = await session.get(GoldenCustomer, customer_id)
+        while customer is not None and customer.merged_into is not None:
+            followed.append(customer.id)
+            if len(followed) > _MAX_MERGE_HOPS or customer.merged_into in followed:
+                raise XrefError(f"merge chain from {customer_id} does not end")
+            customer = await session.get(GoldenCustomer, customer.merged_into)
+        if customer is None:
+            raise XrefError(f"no customer {customer_id} to link a record to")
+        if customer.retired_at is not None:
+            raise XrefError(f"customer {customer_id} is retired; a record cannot be linked to it")
+        return customer.id
+
     async def apply_clusters(
         self,
         clusters: Sequence[Cluster],
@@ -379,8 +474,9 @@ class XrefService:
 
         For steward actions, which must show at once rather than at the next bulk run.
         Unlinked records get a link; linked ones move. An id left without links is retired
-        `merged_into` the target, as `apply_clusters` does, so it keeps resolving. The target
-        must be an active customer: moving records into a retired id would resurrect it.
+        `merged_into` the target, as `apply_clusters` does, so it keeps resolving. Like
+        `link_record` but for many records in one transaction (a merge moves all or nothing);
+        the target is followed through merges and must not be retired.
         """
         wanted = list(dict.fromkeys((SystemName(system), str(record_id)) for system, record_id in keys))
         if not wanted:
@@ -392,15 +488,11 @@ class XrefService:
                 session.add(GoldenCustomer(id=customer_id, created_at=now))
                 await session.flush()
             else:
-                target = await session.get(GoldenCustomer, customer_id)
-                if target is None:
-                    raise XrefError(f"no customer {customer_id} to move records into")
-                if target.retired_at is not None:
-                    raise XrefError(f"customer {customer_id} is retired; records cannot move into it")
+                customer_id = await self._active_id(session, customer_id)
             losing: dict[str, str | None] = {}
             for system, record_id in wanted:
                 link = await session.scalar(
-                    select(Link).where(Link.system == str(system), Link.record_id == record_id)
+                    select(Link).where(Link.system == str(system), Link.record_id == record_id).with_for_update()
                 )
                 if link is None:
                     session.add(

@@ -197,7 +197,10 @@ class Stewardship:
                     updated += 1
             for pair, found in wanted.items():
                 known = existing.get(pair)
-                if known is not None and known.status in ("open", "accepted", "rejected"):
+                if known is not None and known.status == "open":
+                    continue
+                # A resolved pair stays resolved, unless the ruling it made went stale: then it asks again.
+                if known is not None and known.status in ("accepted", "rejected") and found.reason != "decision_changed":
                     continue
                 if known is None:
                     (ls, lid), (rs, rid) = pair
@@ -212,6 +215,43 @@ class Stewardship:
             await session.flush()
             open_count = await session.scalar(select(func.count()).select_from(ReviewItem).where(ReviewItem.status == "open"))
         return ReviewSync(added=added, updated=updated, dismissed=dismissed, open=int(open_count or 0))
+
+    async def add_review_items(self, run_id: int | None, candidates: Sequence[ReviewCandidate]) -> ReviewSync:
+        """Put these pairs in the open queue, leaving every other item alone (one record matched, not a run).
+
+        An open item is refreshed; an item a person resolved stays resolved (their ruling
+        binds); a dismissed one is reopened, since the matcher is unsure of it again.
+        """
+        wanted = {pair_key(*c.pair): c for c in candidates}
+        now = utcnow()
+        added = updated = 0
+        async with self._sessions.begin() as session:
+            for pair, found in wanted.items():
+                (ls, lid), (rs, rid) = pair
+                row = await session.scalar(
+                    select(ReviewItem).where(
+                        ReviewItem.left_system == ls, ReviewItem.left_record_id == lid,
+                        ReviewItem.right_system == rs, ReviewItem.right_record_id == rid,
+                    )
+                )
+                if row is not None and row.status in ("accepted", "rejected"):
+                    continue
+                if row is not None and row.status == "open":
+                    if row.score == found.score and row.evidence == dict(found.evidence) and row.reason == found.reason:
+                        continue
+                    updated += 1
+                else:
+                    if row is None:
+                        row = ReviewItem(left_system=ls, left_record_id=lid, right_system=rs, right_record_id=rid,
+                                         created_at=now)
+                        session.add(row)
+                    row.status, row.resolved_by, row.resolved_at = "open", None, None
+                    added += 1
+                row.score, row.evidence, row.reason = found.score, dict(found.evidence), found.reason
+                row.run_id, row.updated_at = run_id, now
+            await session.flush()
+            open_count = await session.scalar(select(func.count()).select_from(ReviewItem).where(ReviewItem.status == "open"))
+        return ReviewSync(added=added, updated=updated, dismissed=0, open=int(open_count or 0))
 
     async def review_queue(self, first: int, after: str | None = None, status: str = "open") -> ReviewPage:
         """Review items, highest score first would reorder under paging; so: oldest first, keyset on id."""

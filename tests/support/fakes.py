@@ -34,8 +34,13 @@ def make_record(
     given: str | None = None,
     family: str | None = None,
     version: str | None = "1",
+    street: str | None = None,
+    city: str | None = None,
+    state: str | None = None,
+    website: str | None = None,
 ) -> SourceRecord:
     """A canonical record with only what the test cares about set."""
+    has_address = postal_code or street or city or state
     return SourceRecord(
         system=SystemName(system),
         id=str(record_id),
@@ -44,12 +49,20 @@ def make_record(
         person_name=PersonName(given, family) if given or family else None,
         email=email,
         phone=phone,
-        address=Address(postal_code=postal_code) if postal_code else None,
+        address=Address(line1=street, city=city, state=state, postal_code=postal_code) if has_address else None,
+        website=website,
     )
 
 
+def _digits(phone: str) -> str:
+    return "".join(ch for ch in phone if ch.isdigit())
+
+
 class FakeConnector:
-    """A Connector over a dict of records; `fail_with` makes `iterate` raise after `fail_after` records."""
+    """A Connector over a dict of records; `fail_with` makes `iterate` raise after `fail_after` records.
+
+    `search_fail_with` makes `search` raise (a system down for live look-ups).
+    """
 
     def __init__(
         self,
@@ -59,6 +72,7 @@ class FakeConnector:
         page_size: int = 100,
         fail_with: Exception | None = None,
         fail_after: int = 0,
+        search_fail_with: Exception | None = None,
     ) -> None:
         self.system = SystemName(system)
         self.records: dict[str, SourceRecord] = {}
@@ -69,7 +83,9 @@ class FakeConnector:
         self.page_size = page_size
         self.fail_with = fail_with
         self.fail_after = fail_after
+        self.search_fail_with = search_fail_with
         self.fetch_many_calls: list[list[str]] = []
+        self.search_calls: list[dict[str, str | None]] = []
         self._ids = itertools.count(1 + max((int(i) for i in self.records if i.isdigit()), default=0))
 
     async def fetch(self, record_id: str) -> SourceRecord:
@@ -93,11 +109,25 @@ class FakeConnector:
     async def search(
         self, *, name: str | None = None, email: str | None = None, phone: str | None = None
     ) -> list[SourceRecord]:
+        """Union of name (substring), email (ignoring case) and phone (same last ten digits) matches.
+
+        `search_fail_with` makes it raise instead, as a system that is down would.
+        """
+        self.search_calls.append({"name": name, "email": email, "phone": phone})
+        if self.search_fail_with is not None:
+            raise self.search_fail_with
+        wanted_phone = _digits(phone)[-10:] if phone else ""
+
+        def same_phone(other: str | None) -> bool:
+            if not phone or not other:
+                return False
+            return other == phone or (len(wanted_phone) >= 7 and _digits(other)[-10:] == wanted_phone)
+
         def hit(record: SourceRecord) -> bool:
             return bool(
                 (name and record.name and name.casefold() in record.name.casefold())
                 or (email and record.email and email.casefold() == record.email.casefold())
-                or (phone and record.phone == phone)
+                or same_phone(record.phone)
             )
 
         return [record for record in self.records.values() if hit(record)]

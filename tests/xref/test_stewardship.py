@@ -92,3 +92,17 @@ async def test_review_queue_pages_with_opaque_cursors(stewardship: Stewardship) 
     ids = [i.id for page in (first, second, third) for i in page.items]
     assert len(ids) == len(set(ids)) == 5 == first.total
     assert first.has_next_page and second.has_next_page and not third.has_next_page
+
+
+async def test_a_resolved_pair_whose_ruling_went_stale_is_asked_again(stewardship: Stewardship) -> None:
+    a, b = (SP, "1"), (QB, "1")
+    await stewardship.sync_review_queue(1, [candidate(a, b)])
+    [item] = (await stewardship.review_queue(10)).items
+    await stewardship.resolve_review(item.id, accept=True, decided_by="steward:ann")
+
+    stale = ReviewCandidate(pair=(a, b), score=3.0, evidence={}, reason="decision_changed")
+    synced = await stewardship.sync_review_queue(2, [stale])
+
+    assert synced.open == 1
+    [reopened] = (await stewardship.review_queue(10)).items
+    assert reopened.id == item.id and reopened.reason == "decision_changed" and reopened.resolved_by is None
