@@ -8,7 +8,8 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional, TextIO
+from collections.abc import Sequence
+from typing import Annotated, Any, Optional, TextIO
 
 import typer
 import uvicorn
@@ -158,6 +159,8 @@ async def _run_match(settings: Settings, evaluate: Path | None, dry_run: bool = 
             )
         title = "Dry run: what this match would change (nothing was written)" if dry_run else "Match summary"
         console.print(figures_table(title, _summary_rows(summary)))
+        if dry_run:
+            _show_changes(summary.changes, settings.data_dir / "dry-run-changes.csv")
         if evaluate is not None and not dry_run:
             from xref import evaluate_service
 
@@ -168,9 +171,34 @@ async def _run_match(settings: Settings, evaluate: Path | None, dry_run: bool = 
         await engine.dispose()
 
 
+def _show_changes(changes: Sequence[Any], path: Path, shown: int = 25) -> None:
+    """The links a dry run would change: the first few as a table, all of them in a CSV file."""
+    import csv
+
+    from rich.table import Table
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["change", "system", "record_id", "customer_before", "customer_after"])
+        writer.writerows([c.kind, c.system.value, c.record_id, c.before or "", c.after or ""] for c in changes)
+    if not changes:
+        console.print("No link would change.")
+        return
+    table = Table(title=f"Links that would change ({len(changes):,}; first {min(shown, len(changes))})")
+    for column in ("change", "system", "record", "customer before", "customer after"):
+        table.add_column(column)
+    for c in changes[:shown]:
+        table.add_row(c.kind, c.system.value, c.record_id, c.before or "-", c.after or "(new)" if c.kind != "remove" else "-")
+    console.print(table)
+    console.print(f"all changes: {path}")
+
+
 def _summary_rows(summary: object) -> dict[str, object]:
     rows: dict[str, object] = {}
     for key, value in dataclasses.asdict(summary).items():  # type: ignore[call-overload]
+        if key == "changes":
+            continue
         if isinstance(value, dict):
             for sub, n in value.items():
                 rows[f"{key.replace('_', ' ')}: {sub}"] = n

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors import SystemName
 from xref._errors import InvalidCursor, XrefError
 from xref._models import GoldenCustomer, Link, MatchRun, new_golden_id, utcnow
-from xref._types import ApplyResult, CustomerInfo, CustomerPage, LinkInfo
+from xref._types import LinkChange, ApplyResult, CustomerInfo, CustomerPage, LinkInfo
 from xref.assign import assign_golden_ids
 from xref.db import canonical_json
 from xref.matching import DECIDED_BY, Cluster, RecordKey
@@ -372,6 +372,7 @@ class XrefService:
         del seen
 
         now = utcnow()
+        changes: list[LinkChange] = []
         link_table: Table = Link.__table__  # type: ignore[assignment]
         try:
             async with self._sessions.begin() as session:
@@ -410,6 +411,8 @@ class XrefService:
                         member_decided_by = item.decided_by.get(member, decided_by)
                         row = current.pop(member, None)
                         if row is None:
+                            if dry_run:
+                                changes.append(LinkChange("add", SystemName(member[0]), member[1], None, golden))
                             inserts.append(
                                 {"customer_id": golden, "system": str(member[0]), "record_id": member[1],
                                  "confidence": confidence, "evidence": evidence, "decided_by": member_decided_by,
@@ -427,6 +430,8 @@ class XrefService:
                             unchanged += 1
                             continue
                         if old_golden != golden:
+                            if dry_run:
+                                changes.append(LinkChange("move", SystemName(member[0]), member[1], old_golden, golden))
                             moved += 1
                         else:
                             updated += 1
@@ -443,6 +448,10 @@ class XrefService:
                     await session.execute(update_stmt, updates)
                 # What is left in `current` was in no cluster: the record is gone from its system.
                 removed = [row[0] for row in current.values()]
+                if dry_run:
+                    changes.extend(
+                        LinkChange("remove", SystemName(key[0]), key[1], row[1], None) for key, row in current.items()
+                    )
                 for id_chunk in _chunks(removed, batch_size):
                     await session.execute(delete(link_table).where(link_table.c.id.in_(id_chunk)))
                 retired = await self._retire(session, assignment.retired, now, batch_size)
@@ -454,6 +463,7 @@ class XrefService:
                     links_unchanged=unchanged,
                     customers_created=len(assignment.new_ids),
                     customers_retired=retired,
+                    changes=tuple(changes),
                 )
                 if dry_run:
                     raise _RollBack(result)

@@ -57,6 +57,17 @@ class CustomerPage:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkChange:
+    """One link a run adds, removes or moves: `before`/`after` are golden ids (None: unlinked)."""
+
+    kind: str  # "add", "remove" or "move"
+    system: SystemName
+    record_id: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ApplyResult:
     """What `XrefService.apply_clusters` changed."""
 
@@ -69,6 +80,8 @@ class ApplyResult:
     links_unchanged: int = 0
     customers_created: int = 0
     customers_retired: int = 0
+    #: With `dry_run`: each link that would be added, removed or moved (ids of new customers are provisional).
+    changes: tuple[LinkChange, ...] = ()
 
     @property
     def changed(self) -> bool:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from connectors import Connector, SystemName
 from xref._match_types import MatchRecord
+from xref._types import LinkChange
+from xref.matching import Cluster
 from xref._service import XrefService
 from xref._stewardship import Stewardship
 from xref.engine import DECIDED_BY, EngineSettings, run_engine
@@ -49,10 +52,16 @@ class MatchSummary:
     decisions_stale: int = 0
     dry_run: bool = False
     seconds: float = 0.0
+    #: Within-system duplicates per system.
+    duplicates_by_system: dict[SystemName, int] = field(default_factory=dict)
+    #: With a dry run: every link the run would add, remove or move.
+    changes: tuple[LinkChange, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["records"] = {str(system): n for system, n in self.records.items()}
+        data["duplicates_by_system"] = {str(system): n for system, n in self.duplicates_by_system.items()}
+        data.pop("changes")
         return data
 
 
@@ -96,6 +105,15 @@ async def _read_all(
         await asyncio.gather(*tasks.values(), return_exceptions=True)
         raise
     return records, {system: task.result() for system, task in tasks.items()}
+
+
+def _duplicates_by_system(clusters: Sequence[Cluster], systems: Mapping[SystemName, int]) -> dict[SystemName, int]:
+    found = dict.fromkeys(systems, 0)
+    for item in clusters:
+        per_system = Counter(system for system, _ in item.members)
+        for system, n in per_system.items():
+            found[system] = found.get(system, 0) + n - 1
+    return found
 
 
 async def run_bulk_match(
@@ -160,6 +178,8 @@ async def run_bulk_match(
         decisions_stale=len(result.stale_decisions),
         dry_run=dry_run,
         seconds=round(time.perf_counter() - started, 3),
+        duplicates_by_system=_duplicates_by_system(clusters, counts),
+        changes=applied.changes,
     )
     if not dry_run:
         await service.finish_run(run_id, summary.as_dict())

@@ -71,3 +71,24 @@ def test_export_refuses_an_unknown_format() -> None:
     result = runner.invoke(app, ["xref", "export", "--format", "xml"])
     assert result.exit_code == 2
     assert "--format must be csv or json" in result.output
+
+
+def test_dry_run_changes_are_shown_and_written_to_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from connectors import SystemName
+    from gateway.cli import _show_changes
+    from xref._types import LinkChange
+
+    changes = [
+        LinkChange("move", SystemName.QUICKBOOKS, "58", "cus_a", "cus_b"),
+        LinkChange("remove", SystemName.TEAMWORK, "9", "cus_c", None),
+    ]
+    out = tmp_path / "changes.csv"
+
+    _show_changes(changes, out)
+
+    rows = out.read_text().splitlines()
+    assert rows == [
+        "change,system,record_id,customer_before,customer_after",
+        "move,quickbooks,58,cus_a,cus_b",
+        "remove,teamwork,9,cus_c,",
+    ]

@@ -162,3 +162,30 @@ async def test_bulk_match_of_a_few_thousand_records_scores_against_ground_truth(
     assert sum(summary.records.values()) == len(records) == scores.records
     assert summary.customers == 1500
     assert (scores.precision, scores.recall, scores.unlinked) == (1.0, 1.0, 0)
+
+
+async def test_duplicates_are_reported_per_system(service: XrefService, fake_connectors: Build) -> None:
+    summary = await run_bulk_match(fake_connectors(RECORDS), service)
+
+    assert summary.duplicates_by_system == {SP: 1, TW: 0, QB: 0}
+
+
+async def test_dry_run_lists_the_links_a_stricter_threshold_would_change_and_writes_nothing(
+    service: XrefService, fake_connectors: Build
+) -> None:
+    from xref._score_thresholds import MatchThresholds
+    from xref.engine import EngineSettings
+
+    await run_bulk_match(fake_connectors(RECORDS), service)
+    before = {r.key: await service.customer_for(*r.key) for r in RECORDS}
+    strict = EngineSettings(thresholds=MatchThresholds(link=100.0, review=50.0))
+
+    preview = await run_bulk_match(fake_connectors(RECORDS), service, settings=strict, dry_run=True)
+
+    assert preview.dry_run and preview.links_moved == 4
+    moved = {(c.system, c.record_id) for c in preview.changes if c.kind == "move"}
+    assert len(moved) == 4 and all(before[key] is not None for key in moved)
+    assert all(c.before == before[(c.system, c.record_id)] for c in preview.changes)
+    assert {r.key: await service.customer_for(*r.key) for r in RECORDS} == before
+    again = await run_bulk_match(fake_connectors(RECORDS), service)
+    assert (again.links_added, again.links_removed, again.links_moved) == (0, 0, 0)
