@@ -187,7 +187,7 @@ def _show_changes(changes: Sequence[Any], path: Path, shown: int = 25) -> None:
         return
     table = Table(title=f"Links that would change ({len(changes):,}; first {min(shown, len(changes))})")
     for column in ("change", "system", "record", "customer before", "customer after"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for c in changes[:shown]:
         table.add_row(c.kind, c.system.value, c.record_id, c.before or "-", c.after or "(new)" if c.kind != "remove" else "-")
     console.print(table)
@@ -202,6 +202,8 @@ def _summary_rows(summary: object) -> dict[str, object]:
         if isinstance(value, dict):
             for sub, n in value.items():
                 rows[f"{key.replace('_', ' ')}: {sub}"] = n
+        elif isinstance(value, bool):
+            rows[key.replace("_", " ")] = "yes" if value else "no"
         elif isinstance(value, float):
             rows[key.replace("_", " ")] = f"{value:.3f}"
         else:
