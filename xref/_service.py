@@ -142,13 +142,7 @@ class XrefService:
     async def get(self, customer_id: str) -> CustomerInfo | None:
         """The customer with its links, following `merged_into`; None for an id never issued."""
         async with self._sessions() as session:
-            followed: list[str] = []
-            customer = await session.get(GoldenCustomer, customer_id)
-            while customer is not None and customer.merged_into is not None:
-                followed.append(customer.id)
-                if len(followed) > _MAX_MERGE_HOPS or customer.merged_into in followed:
-                    raise XrefError(f"merge chain from {customer_id} does not end")
-                customer = await session.get(GoldenCustomer, customer.merged_into)
+            customer, followed = await self._follow_merges(session, customer_id)
             if customer is None:
                 return None
             links = await session.scalars(
@@ -303,17 +297,7 @@ class XrefService:
                     created = True
             else:
                 customer_id = await self._active_id(session, customer_id)
-            previous = link.customer_id if link is not None else None
-            if link is None:
-                session.add(
-                    Link(customer_id=customer_id, system=key[0], record_id=key[1], confidence=confidence,
-                         evidence=dict(evidence), decided_by=decided_by, created_at=now, updated_at=now)
-                )
-            elif (link.customer_id, link.confidence, link.evidence, link.decided_by) != (
-                customer_id, confidence, dict(evidence), decided_by
-            ):
-                link.customer_id, link.confidence, link.evidence = customer_id, confidence, dict(evidence)
-                link.decided_by, link.updated_at = decided_by, now
+            previous = self._place_link(session, link, key, customer_id, confidence, evidence, decided_by, now)
             await session.flush()
             retired = 0
             if previous is not None and previous != customer_id:
@@ -326,8 +310,34 @@ class XrefService:
         )
 
     @staticmethod
-    async def _active_id(session: AsyncSession, customer_id: str) -> str:
-        """`customer_id`, or where its merges lead; XrefError for an unknown or retired (gone) customer."""
+    def _place_link(
+        session: AsyncSession,
+        link: Link | None,
+        key: tuple[str, str],
+        customer_id: str,
+        confidence: float,
+        evidence: Mapping[str, Any],
+        decided_by: str,
+        now: datetime,
+    ) -> str | None:
+        """Insert the record's link or point it at `customer_id`; returns the customer it was in before."""
+        if link is None:
+            session.add(
+                Link(customer_id=customer_id, system=key[0], record_id=key[1], confidence=confidence,
+                     evidence=dict(evidence), decided_by=decided_by, created_at=now, updated_at=now)
+            )
+            return None
+        previous = link.customer_id
+        if (link.customer_id, link.confidence, link.evidence, link.decided_by) != (
+            customer_id, confidence, dict(evidence), decided_by
+        ):
+            link.customer_id, link.confidence, link.evidence = customer_id, confidence, dict(evidence)
+            link.decided_by, link.updated_at = decided_by, now
+        return previous
+
+    @staticmethod
+    async def _follow_merges(session: AsyncSession, customer_id: str) -> tuple[GoldenCustomer | None, list[str]]:
+        """The customer `customer_id` ends up as through `merged_into` (None for an id never issued), and the ids passed."""
         followed: list[str] = []
         customer = await session.get(GoldenCustomer, customer_id)
         while customer is not None and customer.merged_into is not None:
@@ -335,6 +345,12 @@ class XrefService:
             if len(followed) > _MAX_MERGE_HOPS or customer.merged_into in followed:
                 raise XrefError(f"merge chain from {customer_id} does not end")
             customer = await session.get(GoldenCustomer, customer.merged_into)
+        return customer, followed
+
+    @staticmethod
+    async def _active_id(session: AsyncSession, customer_id: str) -> str:
+        """`customer_id`, or where its merges lead; XrefError for an unknown or retired (gone) customer."""
+        customer, _ = await XrefService._follow_merges(session, customer_id)
         if customer is None:
             raise XrefError(f"no customer {customer_id} to link a record to")
         if customer.retired_at is not None:
@@ -504,17 +520,10 @@ class XrefService:
                 link = await session.scalar(
                     select(Link).where(Link.system == str(system), Link.record_id == record_id).with_for_update()
                 )
-                if link is None:
-                    session.add(
-                        Link(customer_id=customer_id, system=str(system), record_id=record_id,
-                             confidence=confidence, evidence=dict(evidence), decided_by=decided_by,
-                             created_at=now, updated_at=now)
-                    )
-                    continue
-                if link.customer_id != customer_id:
-                    losing[link.customer_id] = customer_id
-                link.customer_id, link.confidence, link.evidence = customer_id, confidence, dict(evidence)
-                link.decided_by, link.updated_at = decided_by, now
+                key = (str(system), record_id)
+                previous = self._place_link(session, link, key, customer_id, confidence, evidence, decided_by, now)
+                if previous is not None and previous != customer_id:
+                    losing[previous] = customer_id
             await session.flush()
             await self._retire(session, losing, now, _IN_CHUNK)
         return customer_id

@@ -110,16 +110,24 @@ class StewardActions:
 
     # -- actions --------------------------------------------------------------------------
 
+    async def _rule_pair(
+        self, verdict: str, action: str, a: tuple[SystemName | str, str], b: tuple[SystemName | str, str],
+        decided_by: str, note: str | None,
+    ) -> tuple[str, RecordKey, RecordKey, DecisionInfo]:
+        """Record one ruling on a pair with its current fingerprint: the common start of link and reject."""
+        who = steward_name(decided_by)
+        left, right = _key(a), _key(b)
+        pair = self._pair(left, right)
+        prints = await self._fingerprints([pair])
+        [decision] = await self._stewardship.decide(verdict, action, [(pair, prints[pair])], who, note)
+        return who, left, right, decision
+
     async def link_records(
         self, a: tuple[SystemName | str, str], b: tuple[SystemName | str, str], *, decided_by: str,
         note: str | None = None,
     ) -> StewardOutcome:
         """Rule `a` and `b` the same customer and put them in one now (b joins a's customer)."""
-        who = steward_name(decided_by)
-        left, right = _key(a), _key(b)
-        pair = self._pair(left, right)
-        prints = await self._fingerprints([pair])
-        [decision] = await self._stewardship.decide(SAME, "link", [(pair, prints[pair])], who, note)
+        who, left, right, decision = await self._rule_pair(SAME, "link", a, b, decided_by, note)
         survivor = await self._join(left, right, who, decision.id)
         return StewardOutcome(decisions=(decision,), customer_ids=(survivor,))
 
@@ -181,11 +189,7 @@ class StewardActions:
         note: str | None = None,
     ) -> StewardOutcome:
         """Rule `a` and `b` different customers; if they are in one now, `b` leaves it for a new id."""
-        who = steward_name(decided_by)
-        left, right = _key(a), _key(b)
-        pair = self._pair(left, right)
-        prints = await self._fingerprints([pair])
-        [decision] = await self._stewardship.decide(DIFFERENT, "reject", [(pair, prints[pair])], who, note)
+        who, left, right, decision = await self._rule_pair(DIFFERENT, "reject", a, b, decided_by, note)
         return StewardOutcome(decisions=(decision,), customer_ids=await self._separate(left, right, who, decision.id))
 
     async def resolve_review(self, item_id: int, *, accept: bool, decided_by: str, note: str | None = None) -> StewardOutcome:
