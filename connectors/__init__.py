@@ -1,7 +1,10 @@
 """Connectors: the only code that knows each system's wire format and field names."""
 
+from connectors._breaker import BreakerState, CircuitBreaker
+from connectors._cache import CachedConnector, CacheStats, StaleRead, open_cache, stale_reads
 from connectors._errors import (
     AuthenticationFailed,
+    CircuitOpen,
     ConnectorError,
     DuplicateRecord,
     RateLimited,
@@ -24,8 +27,12 @@ from connectors._record import (
     SourceRecord,
     SystemName,
 )
+from connectors._resilience import ResilientConnector, request_deadline, resilient
 from connectors._settings import (
+    CacheSettings,
+    DEFAULT_MAX_CONCURRENT,
     QuickBooksSettings,
+    ResilienceSettings,
     SharePointSettings,
     SourcesSettings,
     TeamworkSettings,
@@ -33,8 +40,15 @@ from connectors._settings import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_CONCURRENT",
     "Address",
     "AuthenticationFailed",
+    "BreakerState",
+    "CacheSettings",
+    "CacheStats",
+    "CachedConnector",
+    "CircuitBreaker",
+    "CircuitOpen",
     "Connector",
     "ConnectorError",
     "CustomerStatus",
@@ -47,6 +61,8 @@ __all__ = [
     "RateLimited",
     "RecordChanges",
     "RecordNotFound",
+    "ResilienceSettings",
+    "ResilientConnector",
     "SharePointSettings",
     "SourceClient",
     "SourceRecord",
@@ -54,9 +70,14 @@ __all__ = [
     "SourceTimeout",
     "SourceUnavailable",
     "SourcesSettings",
+    "StaleRead",
     "SystemName",
     "TeamworkSettings",
     "UpstreamLimits",
     "VersionConflict",
+    "open_cache",
+    "request_deadline",
     "request_id_var",
+    "resilient",
+    "stale_reads",
 ]

@@ -41,6 +41,18 @@ class SourceTimeout(SourceUnavailable):
     """The system did not answer within the configured timeout."""
 
 
+class CircuitOpen(SourceUnavailable):
+    """The circuit breaker is open: the system failed repeatedly, so we fail fast without calling it.
+
+    A `SourceUnavailable`, so callers that only know the base class (stale-if-error, field
+    errors) treat it as an outage; `retry_in` says when the breaker will let a probe through.
+    """
+
+    def __init__(self, system: SystemName | str, message: str, *, retry_in: float | None = None, **kw: Any) -> None:
+        super().__init__(system, message, **kw)
+        self.retry_in = retry_in
+
+
 class RateLimited(ConnectorError):
     """The system throttled us and retries did not get through."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, SecretStr
 
 
@@ -18,6 +20,62 @@ class UpstreamLimits(BaseModel):
     max_connections: int = Field(20, ge=1, description="Connection pool size towards this system.")
 
 
+#: Calls in flight at once per system when `ResilienceSettings.max_concurrent` is None. QuickBooks
+#: allows 10 concurrent requests per company (source-apis.md), so we stay a little under it; the
+#: others have no documented cap and get room for parallel chunked reads.
+DEFAULT_MAX_CONCURRENT: dict[str, int] = {"quickbooks": 8, "teamwork": 10, "sharepoint": 16}
+#: Cap for a system missing from the table above.
+FALLBACK_MAX_CONCURRENT = 10
+
+
+class ResilienceSettings(BaseModel):
+    """Per-system protection around every connector call (circuit breaker, concurrency cap, deadline).
+
+    Sits above `UpstreamLimits`: those govern one HTTP request and its retries; these govern
+    whole connector calls, so a dead or hanging system fails fast instead of tying up a query.
+    """
+
+    failure_threshold: int = Field(5, ge=1, description="Consecutive transient failures that open the breaker.")
+    reset_timeout_s: float = Field(10.0, gt=0, description="How long the breaker stays open before one probe.")
+    count_rate_limited: bool = Field(
+        False, description="Whether a RateLimited error (after retries) counts as a breaker failure."
+    )
+    max_concurrent: int | None = Field(
+        None, ge=1, description="Connector calls in flight at once; None takes the per-system default."
+    )
+    call_timeout_s: float | None = Field(
+        None, gt=0, description="Deadline of one connector call (retries included); None: only the request deadline."
+    )
+
+    def concurrency_for(self, system: str) -> int:
+        """The cap to apply: the configured one, else the system's default from the table."""
+        if self.max_concurrent is not None:
+            return self.max_concurrent
+        return DEFAULT_MAX_CONCURRENT.get(str(system), FALLBACK_MAX_CONCURRENT)
+
+
+class CacheSettings(BaseModel):
+    """The read cache in front of every connector (connectors/_cache.py).
+
+    Entries are kept for `ttl_s + stale_ttl_s`: fresh for the first part, then only
+    served when the system fails (stale-if-error).
+    """
+
+    backend: Literal["memory", "redis"] = Field("memory", description="memory: per process; redis: shared.")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Used when backend is redis.")
+    redis_timeout_s: float = Field(1.0, gt=0, description="Longest wait for one Redis operation; then a miss.")
+    ttl_s: float = Field(60.0, gt=0, description="How long a cached value counts as fresh.")
+    system_ttl_s: dict[str, float] = Field(
+        default_factory=dict, description="Fresh TTL per system name, overriding ttl_s (e.g. quickbooks: 30)."
+    )
+    negative_ttl_s: float = Field(10.0, ge=0, description="How long 'no such record' is remembered; 0 disables.")
+    stale_ttl_s: float = Field(3600.0, ge=0, description="How long past its TTL a value may serve a failing system.")
+    namespace: str = Field("c360", min_length=1, description="Key prefix, so several deployments share one Redis.")
+
+    def ttl_for(self, system: str) -> float:
+        return self.system_ttl_s.get(str(system), self.ttl_s)
+
+
 class SharePointSettings(BaseModel):
     base_url: str = "https://graph.microsoft.com/v1.0"
     token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
@@ -31,6 +89,7 @@ class SharePointSettings(BaseModel):
     #: Filtering on non-indexed columns needs this header (source-apis.md 1.3).
     honor_non_indexed_queries: bool = True
     limits: UpstreamLimits | None = None
+    resilience: ResilienceSettings | None = None
 
 
 class TeamworkSettings(BaseModel):
@@ -39,6 +98,7 @@ class TeamworkSettings(BaseModel):
     bearer_token: SecretStr = SecretStr("")
     page_size: int = Field(500, ge=1, le=500)
     limits: UpstreamLimits | None = None
+    resilience: ResilienceSettings | None = None
 
 
 class QuickBooksSettings(BaseModel):
@@ -53,16 +113,27 @@ class QuickBooksSettings(BaseModel):
     token_store: str | None = None
     minorversion: int = 75
     limits: UpstreamLimits | None = None
+    resilience: ResilienceSettings | None = None
 
 
 class SourcesSettings(BaseModel):
-    """All connectors: `defaults` applies to every system unless its own `limits` is set."""
+    """All connectors: `defaults` applies to every system unless its own `limits` is set.
+
+    `resilience` works the same way: it applies to every system unless the system's own
+    `resilience` block is set.
+    """
 
     defaults: UpstreamLimits = UpstreamLimits()
+    resilience: ResilienceSettings = ResilienceSettings()
     sharepoint: SharePointSettings = SharePointSettings()
     teamwork: TeamworkSettings = TeamworkSettings()
     quickbooks: QuickBooksSettings = QuickBooksSettings()
+    cache: CacheSettings = CacheSettings()
 
     def limits_for(self, system: str) -> UpstreamLimits:
         own = getattr(self, system).limits
         return own if own is not None else self.defaults
+
+    def resilience_for(self, system: str) -> ResilienceSettings:
+        own = getattr(self, system).resilience
+        return own if own is not None else self.resilience

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,12 +19,18 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
 from connectors import request_id_var
 from gateway.config import Settings
 from gateway.matching import engine_settings
 from gateway.sources import close_connectors, effective_sources, open_connectors
-from resolvers import Context, Services, build_context, schema
+from resolvers import Context, Services, build_context
+from resolvers.schema import build_schema
 from xref import XrefService, create_engine, create_sessions, upgrade
 
 log = logging.getLogger("c360.gateway")
@@ -55,12 +63,177 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+LEGACY_JSON = "application/json"
+
+#: `extensions.code` of a request refused before any GraphQL ran, by HTTP status.
+_REFUSAL_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+class HTTPRefusal(HTTPException):
+    """An HTTPException that carries response headers (`Allow` on a 405)."""
+
+    def __init__(self, status_code: int, reason: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code, reason)
+        self.headers = headers or {}
+
+
+def negotiate_media_type(accept: str | None) -> str | None:
+    """The response media type an `Accept` header asks for; None if it allows neither JSON type (406).
+
+    No header, `*/*` and `application/*` mean the legacy `application/json`, as the
+    GraphQL-over-HTTP spec asks, so clients that predate the new type keep their 200s.
+    On equal quality the explicitly named `application/graphql-response+json` wins.
+    """
+    if accept is None or not accept.strip():
+        return LEGACY_JSON
+    best: tuple[float, int, str] | None = None
+    for part in accept.split(","):
+        media, _, params = part.partition(";")
+        media = media.strip().lower()
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        rank = {GRAPHQL_RESPONSE_JSON: 2, LEGACY_JSON: 1, "application/*": 0, "*/*": 0}.get(media)
+        if rank is None or quality <= 0:
+            continue
+        chosen = GRAPHQL_RESPONSE_JSON if rank == 2 else LEGACY_JSON
+        if best is None or (quality, rank) > best[:2]:
+            best = (quality, rank, chosen)
+    return best[2] if best else None
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """True when the document never executed: parse, validation, limits, variables or operation selection.
+
+    Execution always yields `data` or, when a non-null root field failed, errors that carry a path.
+    """
+    if isinstance(result, PreExecutionError):
+        return True
+    return result.data is None and bool(result.errors) and all(e.path is None for e in result.errors or [])
+
+
 class C360GraphQL(GraphQL[Context, None]):
+    """strawberry's ASGI view, completed to follow GraphQL-over-HTTP.
+
+    Adds what strawberry leaves out: Accept negotiation (406), the
+    `application/graphql-response+json` status codes, 405 with `Allow` for a mutation
+    over GET, 415 for a non-JSON body, and refusals as JSON `{"errors": [...]}`.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            if not self.should_render_graphql_ide(self.request_adapter_class(request)):
+                media_type = negotiate_media_type(request.headers.get("accept"))
+                if media_type is None:
+                    raise HTTPException(406, f"Accept {GRAPHQL_RESPONSE_JSON} or {LEGACY_JSON}")
+                request.state.graphql_media_type = media_type
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = self._refusal(request, exc)
+        await response(scope, receive, send)
+
+    def _refusal(self, request: Request, exc: HTTPException) -> Response:
+        media_type = getattr(request.state, "graphql_media_type", LEGACY_JSON)
+        body = {"errors": [{"message": exc.reason, "extensions": {"code": _REFUSAL_CODES.get(exc.status_code, "BAD_REQUEST")}}]}
+        headers = exc.headers if isinstance(exc, HTTPRefusal) else {}
+        if exc.status_code == 405 and "Allow" not in headers:
+            headers = {**headers, "Allow": "GET, POST"}
+        return Response(
+            self.encode_json(body), status_code=exc.status_code, media_type=f"{media_type}; charset=utf-8", headers=headers
+        )
+
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         return build_context(request.state.services, request, response)
 
+    async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
+        sub_response = await super().get_sub_response(request)
+        # process_result sees only the request; the status it decides travels on this object.
+        request.state.graphql_sub_response = sub_response
+        sub_response.media_type = getattr(request.state, "graphql_media_type", LEGACY_JSON)
+        return sub_response
+
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(_GRAPHIQL_HTML)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST":
+            content_type = parse_content_type(request.content_type)[0] if request.content_type else "none"
+            if content_type != LEGACY_JSON:
+                raise HTTPException(415, f"Send the request body as Content-Type: {LEGACY_JSON} (got {content_type})")
+            body = self.parse_json(await request.get_body())
+            if not isinstance(body, dict):
+                raise HTTPException(400, 'The request body must be a JSON object: {"query": "...", "variables": {...}}')
+            query = body.get("query")
+        else:
+            query = request.query_params.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise HTTPException(400, "The request has no `query`: send the GraphQL document as a string in `query`")
+        return await super().parse_http_body(request)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=request_data,
+            )
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError) and request_adapter.method == "GET":
+                raise HTTPRefusal(405, "Mutations are only accepted over POST", {"Allow": "POST"}) from exc
+            if isinstance(exc.__cause__, CannotGetOperationTypeError):
+                # A GraphQL request error (which operation to run), answered like a validation error.
+                return PreExecutionError(data=None, errors=[GraphQLError(exc.reason)])
+            raise
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        body = process_result(result)
+        if _is_request_error(result):
+            # Nothing executed, so there is no `data` entry at all (GraphQL spec, "Response").
+            body.pop("data", None)
+            if getattr(request.state, "graphql_media_type", LEGACY_JSON) == GRAPHQL_RESPONSE_JSON:
+                internal = any((e.extensions or {}).get("code") == "INTERNAL" for e in result.errors or [])
+                request.state.graphql_sub_response.status_code = 500 if internal else 400
+        return body
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = Response(
+            self.encode_json(response_data),
+            status_code=sub_response.status_code or 200,
+            media_type=f"{sub_response.media_type or LEGACY_JSON}; charset=utf-8",
+        )
+        # Headers a resolver set on the sub-response (strawberry's documented way) go out too.
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.background = sub_response.background
+        return response
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
@@ -81,6 +254,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             max_page_size=settings.max_page_size,
             engine_settings=engine_settings(settings.match),
             phone_region=settings.phone_region,
+            survivorship=settings.survivorship_policy(),
+            customer_filter_max_pages=settings.customer_filter_max_pages,
         )
         log.info("gateway ready", extra={"systems": ",".join(s.value for s in connectors)})
         try:
@@ -106,7 +281,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
     async def index(request: Request) -> Response:
         return RedirectResponse("/graphql")
 
-    graphql = C360GraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
+    graphql = C360GraphQL(build_schema(settings.graphql), graphql_ide="graphiql" if settings.graphiql else None)
     app = Starlette(
         routes=[
             Route("/", index),

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors import SourcesSettings, SystemName
+from resolvers.survivorship import ATTRIBUTES, DEFAULT_RULES, Policy, Rule, Strategy
+from resolvers.limits import GraphQLLimits
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "xxx", "todo"}
 
@@ -56,6 +58,27 @@ class MatchSettings(BaseModel):
         return self
 
 
+class SurvivorshipRule(BaseModel):
+    """How one unified attribute picks its value among the linked records (see resolvers/survivorship.py)."""
+
+    strategy: Literal["source_priority", "most_recent", "most_complete"] = "source_priority"
+    #: Systems in order of trust; unlisted systems come after, and the order breaks every tie.
+    priority: list[SystemName] = Field(
+        default_factory=lambda: [SystemName.QUICKBOOKS, SystemName.SHAREPOINT, SystemName.TEAMWORK]
+    )
+
+    def to_rule(self) -> Rule:
+        return Rule(strategy=Strategy(self.strategy), priority=tuple(dict.fromkeys(self.priority)))
+
+
+def _default_survivorship() -> dict[str, SurvivorshipRule]:
+    """Name/address: accounting > CRM > projects; email/phone: CRM > accounting > projects."""
+    return {
+        name: SurvivorshipRule(strategy=rule.strategy.value, priority=list(rule.priority))  # type: ignore[arg-type]
+        for name, rule in DEFAULT_RULES.items()
+    }
+
+
 class Settings(BaseSettings):
     """Everything configurable; env vars are `C360_*`, nested with `__` (C360_SOURCES__QUICKBOOKS__REALM_ID)."""
 
@@ -83,6 +106,15 @@ class Settings(BaseSettings):
     match: MatchSettings = MatchSettings()
     max_page_size: int = Field(100, ge=1, le=1000, description="Largest `first` a client may ask for.")
     graphiql: bool = Field(True, description="Serve GraphiQL on GET /graphql.")
+    survivorship: dict[str, SurvivorshipRule] = Field(
+        default_factory=_default_survivorship,
+        description="Rule per unified attribute (name, email, phone, address, website); unlisted ones keep the default.",
+    )
+    customer_filter_max_pages: int = Field(
+        10, ge=1, le=1000, description="Index pages a `customers(filter: {status / hasOpenInvoices})` scan reads at most."
+    )
+    #: Document limits and caches, e.g. C360_GRAPHQL__MAX_DEPTH=8 (see resolvers/limits.py).
+    graphql: GraphQLLimits = GraphQLLimits()
     log_level: str = "INFO"
 
     @property
@@ -90,6 +122,19 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'c360.sqlite3').resolve()}"
+
+    def survivorship_policy(self) -> Policy:
+        """The configured rules over the defaults (an env var that sets one attribute keeps the others)."""
+        rules = dict(DEFAULT_RULES)
+        rules.update({name: rule.to_rule() for name, rule in self.survivorship.items()})
+        return Policy(rules=rules)
+
+    @model_validator(mode="after")
+    def _known_survivorship_attributes(self) -> Settings:
+        unknown = sorted(set(self.survivorship) - set(ATTRIBUTES))
+        if unknown:
+            raise ValueError(f"survivorship: unknown attributes {unknown}; known: {', '.join(ATTRIBUTES)}")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from connectors import Connector, SystemName
+from resolvers.survivorship import DEFAULT_POLICY, Policy
 from xref import Stewardship, XrefService
 from xref.engine import EngineSettings
 
@@ -21,6 +23,12 @@ class Services:
     engine_settings: EngineSettings = field(default_factory=EngineSettings)
     #: Region of phone numbers written without a country code.
     phone_region: str = "US"
+    #: Which system's value wins for each unified attribute (settings `survivorship`).
+    survivorship: Policy = DEFAULT_POLICY
+    #: Index pages a live-data filter (customer status, open invoices) scans before it stops.
+    customer_filter_max_pages: int = 10
+    #: "Today" for invoice due dates; a field so tests can fix the date instead of the clock.
+    today: Callable[[], datetime.date] = datetime.date.today
 
     def steward(self) -> Stewardship:
         """The stewardship service (built on the xref's sessions when not given)."""

@@ -13,6 +13,7 @@ from strawberry.extensions import MaskErrors
 
 from connectors import (
     AuthenticationFailed,
+    CircuitOpen,
     ConnectorError,
     RateLimited,
     RecordNotFound,
@@ -25,6 +26,8 @@ log = logging.getLogger("c360.resolvers")
 
 
 def error_code(exc: ConnectorError) -> str:
+    if isinstance(exc, CircuitOpen):
+        return "CIRCUIT_OPEN"
     if isinstance(exc, SourceTimeout):
         return "SOURCE_TIMEOUT"
     if isinstance(exc, RateLimited):

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Sequence
 from typing import Annotated
 
 import strawberry
 from strawberry.tools import merge_types
 
 from connectors import ConnectorError, SystemName
+from connectors import CustomerStatus as CustomerStatusValue
 from resolvers.errors import MaskInternalErrors, bad_input
+from resolvers.limits import GraphQLLimits, limit_extensions
 from resolvers.pagination import decode_cursor, encode_cursor
 from xref import InvalidCursor, customer_cursor
-from resolvers.types import Customer, CustomerConnection, CustomerEdge, Info, PageInfo
+from resolvers.customer_filter import LiveFilter, predicate, scan
+from resolvers.types import Customer, CustomerConnection, CustomerEdge, CustomerFilter, Info, PageInfo
 from resolvers.stewardship import StewardMutation, StewardQuery
 from resolvers.candidates import CandidateQuery
 
@@ -70,12 +74,31 @@ class Query:
         search: Annotated[
             str | None, strawberry.argument(description="Name, email or phone; matched live in every system.")
         ] = None,
+        filter: Annotated[
+            CustomerFilter | None,
+            strawberry.argument(
+                description="`system` is answered by the index; `status` and `hasOpenInvoices` scan the list "
+                "against live data (bounded; a page may hold fewer than `first` edges: continue from `endCursor`)."
+            ),
+        ] = None,
     ) -> CustomerConnection:
-        _check_first(first, info.context.services.max_page_size)
-        if search is not None and search.strip():
-            return await _search_page(info, search.strip(), first, after)
+        """Customers; a filter on live data (status, open invoices) is a bounded scan, see resolvers.customer_filter."""
+        services = info.context.services
+        _check_first(first, services.max_page_size)
+        text = (filter.search if filter is not None and filter.search else search) or ""
+        systems = [SystemName(s) for s in filter.system] if filter is not None and filter.system else None
+        live = LiveFilter(
+            statuses=frozenset(CustomerStatusValue(s) for s in filter.status or ()) if filter is not None else frozenset(),
+            has_open_invoices=filter.has_open_invoices if filter is not None else None,
+        )
+        if text.strip():
+            return await _search_page(info, text.strip(), first, after, systems, live)
         try:
-            page = await info.context.services.xref.list_customers(first=first, after=after)
+            if live:
+                return await scan(
+                    info, live, first=first, after=after, systems=systems, max_pages=services.customer_filter_max_pages
+                )
+            page = await services.xref.list_customers(first=first, after=after, systems=systems)
         except InvalidCursor:
             raise bad_input("`after` is not a cursor returned by this API", "after") from None
         edges = [
@@ -93,21 +116,33 @@ class Query:
         return "pong"
 
 
-async def _search_page(info: Info, text: str, first: int, after: str | None) -> CustomerConnection:
+async def _search_page(
+    info: Info,
+    text: str,
+    first: int,
+    after: str | None,
+    systems: Sequence[SystemName] | None = None,
+    live: LiveFilter | None = None,
+) -> CustomerConnection:
+    """Search hits in ranking order; other filter parts are applied to the hits (live ones on loaded records)."""
     start = int(decode_cursor(after, "search")) + 1 if after else 0
     hits = await _search_hits(info, text)
-    window = hits[start : start + first]
-    links = await info.context.links.load_many(window)
-    edges = [
-        CustomerEdge(cursor=encode_cursor("search", str(start + i)), node=Customer(id=strawberry.ID(cid), links=lk))
-        for i, (cid, lk) in enumerate(zip(window, links))
+    links = await info.context.links.load_many(hits[start:])
+    candidates = [
+        (start + i, Customer(id=strawberry.ID(cid), links=lk))
+        for i, (cid, lk) in enumerate(zip(hits[start:], links))
+        if not systems or set(systems) <= {link.system for link in lk}
     ]
+    if live:
+        check = predicate(info, live)
+        verdicts = await asyncio.gather(*(check(node) for _, node in candidates))
+        candidates = [c for c, ok in zip(candidates, verdicts, strict=True) if ok]
+    window = candidates[:first]
+    edges = [CustomerEdge(cursor=encode_cursor("search", str(pos)), node=node) for pos, node in window]
     return CustomerConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=start + first < len(hits), end_cursor=edges[-1].cursor if edges else None
-        ),
-        total_count=len(hits),
+        page_info=PageInfo(has_next_page=len(candidates) > first, end_cursor=edges[-1].cursor if edges else None),
+        total_count=len(hits) if not (systems or live) else None,
     )
 
 
@@ -115,8 +150,18 @@ async def _search_page(info: Info, text: str, first: int, after: str | None) -> 
 QUERY_PARTS: tuple[type, ...] = (Query, StewardQuery, CandidateQuery)
 MUTATION_PARTS: tuple[type, ...] = (StewardMutation,)
 
-schema = strawberry.Schema(
-    query=merge_types("Query", QUERY_PARTS),
-    mutation=merge_types("Mutation", MUTATION_PARTS) if MUTATION_PARTS else None,
-    extensions=[MaskInternalErrors],
-)
+_QUERY = merge_types("Query", QUERY_PARTS)
+_MUTATION = merge_types("Mutation", MUTATION_PARTS) if MUTATION_PARTS else None
+
+
+def build_schema(limits: GraphQLLimits | None = None) -> strawberry.Schema:
+    """The executable schema with document limits and caches; the gateway passes its settings' limits."""
+    return strawberry.Schema(
+        query=_QUERY,
+        mutation=_MUTATION,
+        extensions=[MaskInternalErrors, *limit_extensions(limits or GraphQLLimits())],
+    )
+
+
+#: Default limits; `c360 export-schema` prints this one (limits do not change the schema text).
+schema = build_schema()

@@ -7,7 +7,10 @@ import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, TypeVar
+
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from connectors import Address as AddressRecord
 from connectors import ConnectorError
@@ -16,7 +19,8 @@ from connectors import PersonName as PersonNameRecord
 from connectors import SourceRecord, SystemName
 from resolvers import survivorship
 from resolvers.context import Context
-from resolvers.errors import source_error
+from resolvers.errors import bad_input, source_error
+from resolvers.relations import Document, Invoice, InvoiceFilter, Project, invoice_cursor, invoice_page
 from xref import LinkInfo
 
 System = strawberry.enum(SystemName, name="System", description="A source system that holds customer records.")
@@ -24,6 +28,7 @@ CustomerStatus = strawberry.enum(
     CustomerStatusValue, name="CustomerStatus", description="Where the customer is in its lifecycle."
 )
 Info = strawberry.Info[Context, None]
+T = TypeVar("T")
 
 
 @strawberry.type(description="A postal address as one system holds it.")
@@ -185,11 +190,9 @@ class Customer:
 
     async def _unified(self, info: Info, attribute: str) -> object:
         fetched = await self._records(info)
-        return survivorship.first_value(
-            survivorship.ordered(fetched.records, survivorship.DEFAULT_PRIORITY), attribute
-        )
+        return survivorship.unified(fetched.records, attribute, info.context.services.survivorship)
 
-    @strawberry.field(description="Unified name (survivorship: source priority).")
+    @strawberry.field(description="Unified name (survivorship policy `name`, by default accounting first).")
     async def name(self, info: Info) -> str | None:
         return await self._unified(info, "name")  # type: ignore[return-value]
 
@@ -205,9 +208,100 @@ class Customer:
     async def address(self, info: Info) -> Address | None:
         return Address.from_record(await self._unified(info, "address"))  # type: ignore[arg-type]
 
+    @strawberry.field(description="Unified website.")
+    async def website(self, info: Info) -> str | None:
+        return await self._unified(info, "website")  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Attributes on which the linked records disagree after normalization, with every value and "
+        "the winner. Only systems that answered are compared; a failing system shows as an error on its own fields."
+    )
+    async def conflicts(self, info: Info) -> list[AttributeConflict]:
+        fetched = await self._records(info)
+        services = info.context.services
+        found = survivorship.conflicts(fetched.records, services.survivorship, region=services.phone_region)
+        return [AttributeConflict.from_conflict(c) for c in found]
+
     @strawberry.field(description="lead, active or inactive, from the CRM status and the accounting status.")
     async def status(self, info: Info) -> CustomerStatus | None:  # type: ignore[valid-type]
         return survivorship.lifecycle((await self._records(info)).records)
+
+    @strawberry.field(
+        description="lead -> active -> inactive, from the CRM status and the accounting Active flag; "
+        "null with an error when one of those systems is down (the answer would be a guess)."
+    )
+    async def lifecycle(self, info: Info) -> CustomerStatus | None:  # type: ignore[valid-type]
+        fetched = await self._records(info)
+        for system in survivorship.LIFECYCLE_SYSTEMS:
+            if system in fetched.failures:
+                raise source_error(fetched.failures[system])
+        return survivorship.lifecycle(fetched.records)
+
+    # --- relations ---------------------------------------------------------------------------
+
+    async def _related(self, loaders: Mapping[SystemName, DataLoader[str, list[T]]]) -> list[T]:
+        """Items of every linked record of the systems that hold this relation, through the request's loaders.
+
+        A failing system fails this field only (nullable), with the same error as its per-system view.
+        """
+        keys: dict[SystemName, list[str]] = {}
+        for link in self.links:
+            if link.system in loaders:
+                keys.setdefault(link.system, []).append(link.record_id)
+        systems = list(keys)
+        results: list[Any] = await asyncio.gather(
+            *(loaders[s].load_many(keys[s]) for s in systems), return_exceptions=True
+        )
+        items: list[T] = []
+        for result in results:
+            if isinstance(result, ConnectorError):
+                raise source_error(result)
+            if isinstance(result, BaseException):
+                raise result
+            for per_record in result:
+                items.extend(per_record)
+        return items
+
+    @strawberry.field(description="The customer's projects in the project-management system.")
+    async def projects(self, info: Info) -> list[Project] | None:
+        return [Project.from_record(p) for p in await self._related(info.context.relations.projects)]
+
+    @strawberry.field(description="The customer's invoices in the accounting system, newest first.")
+    async def invoices(
+        self, info: Info, filter: InvoiceFilter | None = None, first: int = 20, after: str | None = None
+    ) -> InvoiceConnection | None:
+        limit = info.context.services.max_page_size
+        if not 1 <= first <= limit:
+            raise bad_input(f"`first` must be between 1 and {limit}, got {first}", "first")
+        today = info.context.today
+        invoices = [Invoice.from_record(i, today) for i in await self._related(info.context.relations.invoices)]
+        if filter is not None and filter.status:
+            wanted = set(filter.status)
+            invoices = [i for i in invoices if i.status in wanted]
+        page, has_next = invoice_page(invoices, first, after)
+        edges = [InvoiceEdge(cursor=invoice_cursor(i), node=i) for i in page]
+        return InvoiceConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+            total_count=len(invoices),
+        )
+
+    @strawberry.field(
+        description="Open balance owed: the sum of the accounting records' balances (null when no linked "
+        "accounting record holds one)."
+    )
+    async def balance(self, info: Info) -> Decimal | None:
+        fetched = await self._records(info)
+        accounting = [s for s in info.context.relations.invoices if s in {link.system for link in self.links}]
+        for system in accounting:
+            if system in fetched.failures:
+                raise source_error(fetched.failures[system])
+        balances = [r.balance for s in accounting for r in fetched.records.get(s, []) if r.balance is not None]
+        return sum(balances, Decimal(0)) if balances else None
+
+    @strawberry.field(description="The customer's documents (proposals, SOWs, contracts) in the CRM's library.")
+    async def documents(self, info: Info) -> list[Document] | None:
+        return [Document.from_record(d) for d in await self._related(info.context.relations.documents)]
 
     @strawberry.field(description="Every linked source record: which system, which id, and why it is linked.")
     def source_records(self, info: Info) -> list[SourceRecordRef]:
@@ -267,6 +361,67 @@ async def _fetch_records(links: list[LinkInfo], context: Context) -> _Fetched:
         else:
             fetched.records[system] = result
     return fetched
+
+
+@strawberry.type(description="One system's value of a conflicting attribute.")
+class ConflictValue:
+    system: System  # type: ignore[valid-type]
+    record_id: strawberry.ID
+    value: str = strawberry.field(description="As the system holds it (an address on one line).")
+
+    @classmethod
+    def from_value(cls, value: survivorship.ConflictValue) -> ConflictValue:
+        return cls(system=value.system, record_id=strawberry.ID(value.record_id), value=_as_text(value.value))
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, AddressRecord):
+        parts = (value.line1, value.line2, value.city, " ".join(p for p in (value.state, value.postal_code) if p),
+                 value.country)
+        return ", ".join(p for p in parts if p)
+    return str(value)
+
+
+@strawberry.type(description="An attribute on which the customer's linked records disagree.")
+class AttributeConflict:
+    attribute: str = strawberry.field(description="name, email, phone, address or website.")
+    values: list[ConflictValue] = strawberry.field(description="Every system's value, in the policy's priority order.")
+    winner: ConflictValue | None = strawberry.field(description="The value the survivorship policy chose.")
+
+    @classmethod
+    def from_conflict(cls, conflict: survivorship.Conflict) -> AttributeConflict:
+        return cls(
+            attribute=conflict.attribute,
+            values=[ConflictValue.from_value(v) for v in conflict.values],
+            winner=ConflictValue.from_value(conflict.winner) if conflict.winner else None,
+        )
+
+
+@strawberry.type
+class InvoiceEdge:
+    cursor: str
+    node: Invoice
+
+
+@strawberry.type(description="A page of a customer's invoices, newest first (Relay connection).")
+class InvoiceConnection:
+    edges: list[InvoiceEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="Invoices matching the filter.")
+
+
+@strawberry.input(description="Which customers to list; every given part must hold (AND).")
+class CustomerFilter:
+    status: list[CustomerStatus] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Lifecycle status, any of these (live data: the list is scanned)."
+    )
+    system: list[System] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Linked to every one of these systems (answered by the index)."
+    )
+    search: str | None = strawberry.field(default=None, description="Name, email or phone; matched live in every system.")
+    has_open_invoices: bool | None = strawberry.field(
+        default=None, description="Has (true) or has no (false) invoice with a balance (live data: the list is scanned)."
+    )
 
 
 @strawberry.type
