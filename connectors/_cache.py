@@ -40,7 +40,7 @@ from aiocache.serializers import BaseSerializer, NullSerializer
 from connectors._cache_codec import CachedValue, CacheEntry, CodecError, decode_entry, encode_entry
 from connectors._errors import ConnectorError, RecordNotFound
 from connectors._protocol import Connector
-from connectors._record import Document, Invoice, Project, RecordChanges, SourceRecord, SystemName
+from connectors._record import RecordChanges, SourceRecord, SystemName
 from connectors._settings import CacheSettings
 
 __all__ = [
@@ -60,6 +60,7 @@ RELATIONS: dict[str, str] = {
     "projects": "projects_for",
     "documents": "documents_for",
 }
+_RELATION_OF_METHOD: dict[str, str] = {method: relation for relation, method in RELATIONS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +176,21 @@ class CachedConnector:
         self._flights: set[asyncio.Task[None]] = set()
 
     def __getattr__(self, name: str) -> Any:
-        """Anything the protocol does not cover (webhook parsing, change feeds) goes to the connector."""
+        """Relation loaders the wrapped system has are cached (`invoices_for`...); the rest goes to it.
+
+        Only relations the system itself offers appear here, so callers that ask
+        `hasattr(connector, "projects_for")` learn the truth about the system behind.
+        """
         if name == "inner":  # not yet set: do not recurse
             raise AttributeError(name)
+        relation = _RELATION_OF_METHOD.get(name)
+        if relation is not None:
+            getattr(self.inner, name)  # AttributeError when the system has no such relation
+
+            async def load(customer_ids: Sequence[str]) -> dict[str, list[Any]]:
+                return await self.related(relation, customer_ids)
+
+            return load
         return getattr(self.inner, name)
 
     # -- keys ---------------------------------------------------------------------------------
@@ -225,15 +238,6 @@ class CachedConnector:
         keys = {self.relation_key(relation, cid): cid for cid in customer_ids}
         values = await self._load(keys, upstream)
         return {cid: list(cast("tuple[Any, ...]", values[self.relation_key(relation, cid)])) for cid in customer_ids}
-
-    async def invoices_for(self, customer_ids: Sequence[str]) -> dict[str, list[Invoice]]:
-        return await self.related("invoices", customer_ids)
-
-    async def projects_for(self, customer_ids: Sequence[str]) -> dict[str, list[Project]]:
-        return await self.related("projects", customer_ids)
-
-    async def documents_for(self, customer_ids: Sequence[str]) -> dict[str, list[Document]]:
-        return await self.related("documents", customer_ids)
 
     def iterate(self) -> AsyncIterator[SourceRecord]:
         """Uncached: bulk matching wants the system as it is, and would only flood the cache."""

@@ -17,7 +17,7 @@ import httpx
 
 from connectors._errors import ConnectorError, RateLimited, SourceTimeout, SourceUnavailable
 from connectors._record import SystemName
-from connectors._retry import retry_delay, server_retry_after
+from connectors._retry import may_retry_after, retry_delay, server_retry_after
 from connectors._settings import UpstreamLimits
 
 log = logging.getLogger("c360.connectors")
@@ -153,7 +153,7 @@ class SourceClient:
             if not retryable or attempt >= self.limits.max_attempts:
                 raise failure
             delay = retry_delay(resp, attempt - 1, self.limits)
-            if time.monotonic() - started + delay > self.limits.retry_deadline_s:
+            if not may_retry_after(delay, time.monotonic() - started, self.limits):
                 raise failure
             log.info(
                 "retrying upstream call",

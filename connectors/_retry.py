@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import httpx
 
+from connectors._resilience import request_deadline
 from connectors._settings import UpstreamLimits
 
 #: Statuses worth another try of an idempotent call (source-apis.md section 0).
@@ -54,6 +56,18 @@ def parse_rate_limit_reset(value: str, now: datetime | None = None) -> float | N
         now = now or datetime.now(timezone.utc)
         return max(0.0, number - now.timestamp())
     return max(0.0, number)
+
+
+def may_retry_after(delay: float, elapsed: float, limits: UpstreamLimits) -> bool:
+    """Whether waiting `delay` more and trying again still fits both the call's and the request's deadline.
+
+    A retry that would land after the GraphQL request's deadline is pointless: give up
+    now and report what failed, rather than be cut off and report a timeout.
+    """
+    if elapsed + delay > limits.retry_deadline_s:
+        return False
+    deadline = request_deadline.get()
+    return deadline is None or time.monotonic() + delay < deadline
 
 
 def retry_delay(resp: httpx.Response | None, attempt: int, limits: UpstreamLimits) -> float:

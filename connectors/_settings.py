@@ -61,6 +61,7 @@ class CacheSettings(BaseModel):
     served when the system fails (stale-if-error).
     """
 
+    enabled: bool = Field(True, description="Cache reads at all (off: every read goes to the systems).")
     backend: Literal["memory", "redis"] = Field("memory", description="memory: per process; redis: shared.")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Used when backend is redis.")
     redis_timeout_s: float = Field(1.0, gt=0, description="Longest wait for one Redis operation; then a miss.")

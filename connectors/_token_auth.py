@@ -19,7 +19,7 @@ import httpx
 from connectors._errors import AuthenticationFailed, ConnectorError, SourceUnavailable
 from connectors._http import Sleep, throttled
 from connectors._record import SystemName
-from connectors._retry import retry_delay
+from connectors._retry import may_retry_after, retry_delay
 from connectors._settings import UpstreamLimits
 
 SettingsT = TypeVar("SettingsT")
@@ -123,7 +123,7 @@ class CachedBearerAuth(ABC, Generic[SettingsT]):
             if attempt >= self._limits.max_attempts:
                 raise failure
             delay = retry_delay(resp, attempt - 1, self._limits)
-            if self._clock() - started + delay > self._limits.retry_deadline_s:
+            if not may_retry_after(delay, self._clock() - started, self._limits):
                 raise failure
             await self._sleep(delay)
 

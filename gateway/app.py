@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -25,10 +26,10 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
-from connectors import request_id_var
+from connectors import open_cache, request_deadline, request_id_var, stale_reads
 from gateway.config import Settings
 from gateway.matching import engine_settings
-from gateway.sources import close_connectors, effective_sources, open_connectors
+from gateway.sources import close_connectors, effective_sources, open_gateway_connectors
 from resolvers import Context, Services, build_context
 from resolvers.schema import build_schema
 from xref import XrefService, create_engine, create_sessions, upgrade
@@ -39,10 +40,13 @@ _GRAPHIQL_HTML = resources.files("gateway").joinpath("graphiql.html").read_text(
 
 
 class RequestIdMiddleware:
-    """Gives every request an id (the caller's X-Request-Id, or a new one) that logs and upstream calls carry."""
+    """Per request: an id (the caller's X-Request-Id, or a new one) that logs and upstream calls carry,
+    a deadline every upstream call fits into, and a list where the cache notes stale values it served.
+    """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, deadline_s: float | None = None) -> None:
         self.app = app
+        self.deadline_s = deadline_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,6 +55,9 @@ class RequestIdMiddleware:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:64]
         request_id = incoming or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        deadline = time.monotonic() + self.deadline_s if self.deadline_s is not None else None
+        deadline_token = request_deadline.set(deadline)
+        stale_token = stale_reads.set([])
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -60,6 +67,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            stale_reads.reset(stale_token)
+            request_deadline.reset(deadline_token)
             request_id_var.reset(token)
 
 
@@ -214,6 +223,16 @@ class C360GraphQL(GraphQL[Context, None]):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         body = process_result(result)
+        served_stale = stale_reads.get()
+        if served_stale:
+            # Values a failing system could not refresh: the client sees which system and how old.
+            body["extensions"] = {
+                **(body.get("extensions") or {}),
+                "stale": [
+                    {"system": str(read.system), "key": read.key, "ageSeconds": round(read.age_s, 1)}
+                    for read in served_stale
+                ],
+            }
         if _is_request_error(result):
             # Nothing executed, so there is no `data` entry at all (GraphQL spec, "Response").
             body.pop("data", None)
@@ -247,7 +266,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.resolved_database_url)
         await upgrade(engine)
-        connectors = open_connectors(effective_sources(settings))
+        sources = effective_sources(settings)
+        cache = open_cache(sources.cache) if sources.cache.enabled else None
+        connectors = open_gateway_connectors(sources, cache)
         opened = Services(
             xref=XrefService(create_sessions(engine)),
             connectors=connectors,
@@ -262,6 +283,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             yield {"services": opened, "engine": engine}
         finally:
             await close_connectors(connectors)
+            if cache is not None:
+                await cache.close()
             await engine.dispose()
 
     async def healthz(request: Request) -> Response:
@@ -291,5 +314,5 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(RequestIdMiddleware)  # type: ignore[arg-type]
+    app.add_middleware(RequestIdMiddleware, deadline_s=settings.request_deadline_s)  # type: ignore[arg-type]
     return app

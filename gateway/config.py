@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     phone_region: str = Field("US", description="Default region for phone numbers without a country code.")
     match: MatchSettings = MatchSettings()
     max_page_size: int = Field(100, ge=1, le=1000, description="Largest `first` a client may ask for.")
+    request_deadline_s: float = Field(
+        5.0, gt=0, description="A query answers within this; slower systems' fields come back as errors."
+    )
     graphiql: bool = Field(True, description="Serve GraphiQL on GET /graphql.")
     survivorship: dict[str, SurvivorshipRule] = Field(
         default_factory=_default_survivorship,

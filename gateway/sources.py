@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from connectors import Connector, SourcesSettings, SystemName
+from aiocache.base import BaseCache
+
+from connectors import CachedConnector, Connector, ResilientConnector, SourcesSettings, SystemName
 from gateway.config import Settings
 
 
@@ -50,6 +52,19 @@ def open_connectors(sources: SourcesSettings) -> dict[SystemName, Connector]:
         SystemName.TEAMWORK: TeamworkConnector(sources.teamwork, sources.limits_for("teamwork")),
         SystemName.QUICKBOOKS: QuickBooksConnector(sources.quickbooks, sources.limits_for("quickbooks")),
     }
+
+
+def open_gateway_connectors(sources: SourcesSettings, cache: BaseCache | None) -> dict[SystemName, Connector]:
+    """The connectors as the read path uses them: cache outside, breaker and limiter inside.
+
+    Cache hits then skip the breaker and the concurrency cap, and a breaker that is
+    open reaches the cache's stale-if-error fallback.
+    """
+    wrapped: dict[SystemName, Connector] = {}
+    for system, raw in open_connectors(sources).items():
+        guarded: Connector = ResilientConnector(raw, sources.resilience_for(system.value))
+        wrapped[system] = CachedConnector(guarded, cache, sources.cache) if cache is not None else guarded
+    return wrapped
 
 
 async def close_connectors(connectors: Mapping[SystemName, Connector]) -> None:

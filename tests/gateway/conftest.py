@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,8 @@ async def _initial_match(settings: Settings) -> MatchSummary:
         await engine.dispose()
 
 
-def start_stack(data_dir: Path, customers: int = 80) -> tuple[Stack, list[ThreadedServer]]:
+def start_stack(data_dir: Path, customers: int = 80, **overrides: Any) -> tuple[Stack, list[ThreadedServer]]:
+    """`overrides` are extra Settings fields (e.g. `sources=` with a short cache TTL)."""
     credentials = credentials_for(data_dir)
     generate(data_dir, customers=customers, seed=7, credentials=credentials)
     simulators = open_simulators(data_dir, credentials)
@@ -52,6 +54,7 @@ def start_stack(data_dir: Path, customers: int = 80) -> tuple[Stack, list[Thread
     settings = Settings(
         data_dir=data_dir,
         sandbox=SandboxSettings(**{f"{name}_port": server.port for name, server in servers.items()}),
+        **overrides,
     )
     summary = asyncio.run(_initial_match(settings))
     gateway = ThreadedServer(create_app(settings)).start()
