@@ -39,6 +39,11 @@ log = logging.getLogger("c360.gateway")
 _GRAPHIQL_HTML = resources.files("gateway").joinpath("graphiql.html").read_text(encoding="utf-8")
 
 
+def _upstream_budget(deadline_s: float) -> float:
+    """How much of a request's deadline upstream calls may use: the rest is for building the answer."""
+    return max(deadline_s * 0.9, deadline_s - 0.25)
+
+
 class RequestIdMiddleware:
     """Per request: an id (the caller's X-Request-Id, or a new one) that logs and upstream calls carry,
     a deadline every upstream call fits into, and a list where the cache notes stale values it served.
@@ -55,7 +60,7 @@ class RequestIdMiddleware:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:64]
         request_id = incoming or uuid.uuid4().hex
         token = request_id_var.set(request_id)
-        deadline = time.monotonic() + self.deadline_s if self.deadline_s is not None else None
+        deadline = time.monotonic() + _upstream_budget(self.deadline_s) if self.deadline_s is not None else None
         deadline_token = request_deadline.set(deadline)
         stale_token = stale_reads.set([])
 
