@@ -8,12 +8,11 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import IO
 
 import httpx
 
-from bench._sandbox import STOP_TIMEOUT_S, free_port
+from bench._child import ChildProcess
+from bench._sandbox import free_port
 
 #: The lifespan runs xref migrations and opens three connectors; seconds, not minutes.
 DEFAULT_START_TIMEOUT_S = 120.0
@@ -30,7 +29,7 @@ def sandbox_env(data_dir: Path, ports: Mapping[str, int], host: str = "127.0.0.1
     }
 
 
-class GatewayProcess:
+class GatewayProcess(ChildProcess):
     """`python -m gateway.cli serve` on a free port; a context manager that always stops it.
 
     `env` is laid over this process's environment (data dir, simulator ports, cache and
@@ -45,13 +44,11 @@ class GatewayProcess:
         start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
     ) -> None:
         self.env = dict(env)
-        self.log_path = log_path
+        super().__init__(log_path)
         self.host = host
         self.port = free_port(host)
         self.start_timeout_s = start_timeout_s
         self.start_seconds = 0.0
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -101,29 +98,3 @@ class GatewayProcess:
                         f"gateway not healthy within {self.start_timeout_s:.0f}s ({last}):\n{self.log_tail()}"
                     )
                 time.sleep(0.1)  # poll interval, not a guess at readiness
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> GatewayProcess:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

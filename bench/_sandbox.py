@@ -9,17 +9,15 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import IO
 
 import httpx
 import psutil
 
+from bench._child import ChildProcess
 from sandbox.runtime import SYSTEMS
 
 #: Loading 100k customers per system takes the simulators ~25 s on the 2-core box; leave ample room.
 DEFAULT_START_TIMEOUT_S = 600.0
-STOP_TIMEOUT_S = 15.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -30,7 +28,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-class SandboxProcess:
+class SandboxProcess(ChildProcess):
     """`python -m gateway.cli sandbox` over `data_dir` on free ports; a context manager that always stops it.
 
     The child's output goes to `log_path` (not to the bench's stdout, whose last line is the JSON).
@@ -44,13 +42,11 @@ class SandboxProcess:
         start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
     ) -> None:
         self.data_dir = data_dir
-        self.log_path = log_path
+        super().__init__(log_path)
         self.host = host
         self.ports: dict[str, int] = {system: free_port(host) for system in SYSTEMS}
         self.start_timeout_s = start_timeout_s
         self.start_seconds = 0.0
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def urls(self) -> dict[str, str]:
@@ -130,29 +126,3 @@ class SandboxProcess:
         except OSError:
             pass
         return {"rss_mb": current, "peak_rss_mb": peak}
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> SandboxProcess:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

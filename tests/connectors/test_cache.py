@@ -495,9 +495,9 @@ async def test_redis_holds_json_kept_for_ttl_plus_stale_ttl(redis_url: str, upst
 
 
 async def test_an_unreachable_redis_reads_through(upstream: ScriptedUpstream) -> None:
-    from tests.support.redis import _free_port
+    from tests.support._throwaway import free_port
 
-    settings = CacheSettings(backend="redis", redis_url=f"redis://127.0.0.1:{_free_port()}/0")
+    settings = CacheSettings(backend="redis", redis_url=f"redis://127.0.0.1:{free_port()}/0")
     cache = open_cache(settings)
     try:
         cached = CachedConnector(upstream, cache, settings)

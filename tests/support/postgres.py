@@ -17,14 +17,14 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
+
+from tests.support._throwaway import ThrowawayServer, free_port
 
 __all__ = ["PostgresServer", "PostgresUnavailable", "find_postgres_bin"]
 
@@ -67,13 +67,8 @@ def find_postgres_bin() -> Path | None:
     return max(candidates, key=version)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
-
-class PostgresServer:
+class PostgresServer(ThrowawayServer):
     """One running server; use `start()` (a context manager too) and `stop()`."""
 
     def __init__(self, bin_dir: Path, root: Path, port: int, run_as: str | None) -> None:
@@ -107,7 +102,7 @@ class PostgresServer:
         run_as = cls._server_user()
         # Under /tmp: every parent dir is traversable by the `postgres` user, unlike e.g. /root.
         root = Path(tempfile.mkdtemp(prefix="c360-pg-", dir="/tmp"))
-        server = cls(bin_dir, root, _free_port(), run_as)
+        server = cls(bin_dir, root, free_port(), run_as)
         try:
             server._initdb()
             server._launch()
@@ -213,37 +208,11 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Shut the server down (fast mode, then immediate) and delete its directory. Idempotent."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            # Signal the postmaster itself: with runuser in between, our child is runuser.
-            pid = self._postmaster_pid()
-            for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL):
-                try:
-                    os.kill(pid if pid is not None else process.pid, sig)
-                except ProcessLookupError:
-                    pass
-                try:
-                    process.wait(timeout=_STOP_TIMEOUT_S)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> PostgresServer:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        # Signal the postmaster itself: with runuser in between, our child is runuser.
+        pid = self._postmaster_pid() if self._process is not None and self._process.poll() is None else None
+        self._stop((signal.SIGINT, signal.SIGQUIT, signal.SIGKILL), _STOP_TIMEOUT_S, pid)
 
     # -- use -------------------------------------------------------------------------------
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
 
     def url(self, database: str = "postgres", driver: str = "asyncpg") -> str:
         """A SQLAlchemy URL for `database` (async driver by default)."""

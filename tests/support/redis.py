@@ -18,7 +18,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
+
+from tests.support._throwaway import ThrowawayServer, free_port
 
 __all__ = ["RedisServer", "RedisUnavailable", "find_redis_server"]
 
@@ -36,11 +37,6 @@ def find_redis_server() -> Path | None:
     return Path(found) if found else None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def _ping(host: str, port: int) -> bool:
     """One inline PING over a raw socket: no client library needed to know the server is up."""
@@ -52,7 +48,7 @@ def _ping(host: str, port: int) -> bool:
         return False
 
 
-class RedisServer:
+class RedisServer(ThrowawayServer):
     """One running server; use `start()` (a context manager too) and `stop()`."""
 
     def __init__(self, binary: Path, root: Path, port: int) -> None:
@@ -76,7 +72,7 @@ class RedisServer:
                 "redis-server not found on PATH; install it with `apt-get install redis-server` (`make test` does)"
             )
         root = Path(tempfile.mkdtemp(prefix="c360-redis-"))
-        server = cls(binary, root, _free_port())
+        server = cls(binary, root, free_port())
         try:
             server._launch()
         except BaseException:
@@ -118,33 +114,7 @@ class RedisServer:
 
     def stop(self) -> None:
         """Terminate the server (SIGTERM, then SIGKILL) and delete its directory. Idempotent."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    process.send_signal(sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    process.wait(timeout=_STOP_TIMEOUT_S)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> RedisServer:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
+        self._stop((signal.SIGTERM, signal.SIGKILL), _STOP_TIMEOUT_S)
 
     def url(self, db: int = 0) -> str:
         return f"redis://{self.host}:{self.port}/{db}"
