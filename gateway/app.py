@@ -275,7 +275,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         cache = open_cache(sources.cache) if sources.cache.enabled else None
         connectors = open_gateway_connectors(sources, cache)
         opened = Services(
-            xref=XrefService(create_sessions(engine)),
+            xref=XrefService(create_sessions(engine), read_cache_ttl_s=settings.xref_cache_ttl_s),
             connectors=connectors,
             max_page_size=settings.max_page_size,
             engine_settings=engine_settings(settings.match),

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     phone_region: str = Field("US", description="Default region for phone numbers without a country code.")
     match: MatchSettings = MatchSettings()
     max_page_size: int = Field(100, ge=1, le=1000, description="Largest `first` a client may ask for.")
+    xref_cache_ttl_s: float = Field(
+        2.0, ge=0, description="How long this gateway keeps index lookups; writes here clear them, others show within it."
+    )
     request_deadline_s: float = Field(
         5.0, gt=0, description="A query answers within this; slower systems' fields come back as errors."
     )

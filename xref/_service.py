@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
 from sqlalchemy import ColumnElement, Table, Text, and_, bindparam, delete, exists, func, insert, select, tuple_, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -81,6 +83,26 @@ def _link_info(link: Link) -> LinkInfo:
     )
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _invalidates(
+    method: Callable[Concatenate[XrefService, P], Awaitable[R]],
+) -> Callable[Concatenate[XrefService, P], Awaitable[R]]:
+    """A write: the read cache is cleared before it starts and after it ends (committed or not)."""
+
+    @functools.wraps(method)
+    async def write(self: XrefService, *args: P.args, **kwargs: P.kwargs) -> R:
+        self._invalidate()
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self._invalidate()
+
+    return write
+
+
 class _RollBack(Exception):
     """Leaves a transaction without committing, carrying what it would have done."""
 
@@ -113,8 +135,20 @@ class XrefService:
     each call is its own unit of work.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, read_cache_ttl_s: float = 0.0) -> None:
+        """`read_cache_ttl_s` > 0 keeps `get` and `links_for` answers that long in this process.
+
+        Writes through this service clear it at once; writes by another process (a
+        `c360 match` run, another gateway) show after at most the TTL. Off by default.
+        """
         self._sessions = sessions
+        self._ttl = read_cache_ttl_s
+        self._got: dict[str, tuple[float, CustomerInfo | None]] = {}
+        self._linked: dict[str, tuple[float, list[LinkInfo]]] = {}
+
+    def _invalidate(self) -> None:
+        self._got.clear()
+        self._linked.clear()
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -128,6 +162,19 @@ class XrefService:
 
         Ids are taken literally: a merged id has no links; use `get` to follow merges.
         """
+        if self._ttl <= 0:
+            return await self._links_for(customer_ids)
+        now = time.monotonic()
+        found = {cid: hit[1] for cid in customer_ids if (hit := self._linked.get(cid)) is not None and hit[0] > now}
+        missing = [cid for cid in customer_ids if cid not in found]
+        if missing:
+            loaded = await self._links_for(missing)
+            for cid, links in loaded.items():
+                self._linked[cid] = (now + self._ttl, links)
+            found.update(loaded)
+        return {cid: list(found[cid]) for cid in dict.fromkeys(customer_ids)}
+
+    async def _links_for(self, customer_ids: Sequence[str]) -> dict[str, list[LinkInfo]]:
         wanted = list(dict.fromkeys(customer_ids))
         result: dict[str, list[LinkInfo]] = {cid: [] for cid in wanted}
         async with self._sessions() as session:
@@ -141,6 +188,17 @@ class XrefService:
 
     async def get(self, customer_id: str) -> CustomerInfo | None:
         """The customer with its links, following `merged_into`; None for an id never issued."""
+        if self._ttl <= 0:
+            return await self._get(customer_id)
+        now = time.monotonic()
+        hit = self._got.get(customer_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = await self._get(customer_id)
+        self._got[customer_id] = (now + self._ttl, found)
+        return found
+
+    async def _get(self, customer_id: str) -> CustomerInfo | None:
         async with self._sessions() as session:
             customer, followed = await self._follow_merges(session, customer_id)
             if customer is None:
@@ -258,6 +316,7 @@ class XrefService:
                 update(MatchRun).where(MatchRun.id == run_id).values(finished_at=utcnow(), stats=dict(stats))
             )
 
+    @_invalidates
     async def link_record(
         self,
         system: SystemName,
@@ -357,6 +416,7 @@ class XrefService:
             raise XrefError(f"customer {customer_id} is retired; a record cannot be linked to it")
         return customer.id
 
+    @_invalidates
     async def apply_clusters(
         self,
         clusters: Sequence[Cluster],
@@ -487,6 +547,7 @@ class XrefService:
             return rolled_back.result
         return result
 
+    @_invalidates
     async def move_links(
         self,
         keys: Sequence[RecordKey],

@@ -246,3 +246,37 @@ async def test_new_evidence_updates_the_link_but_not_its_customer(service: XrefS
     assert after.links[0].evidence == phone_too
     assert after.links[0].updated_at >= before.links[0].updated_at
     assert after.links[0].created_at == before.links[0].created_at
+
+
+async def test_read_cache_answers_repeat_lookups_without_the_database_and_writes_clear_it(engine: AsyncEngine) -> None:
+    from xref import upgrade
+
+    await upgrade(engine)
+    cached = XrefService(create_sessions(engine), read_cache_ttl_s=60)
+    await cached.apply_clusters(clusters([(SP, "1"), (QB, "1")]))
+    golden = await cached.customer_for(SP, "1")
+    assert golden is not None
+    await cached.get(golden)
+    await cached.links_for([golden])
+
+    with count_statements(engine) as statements:
+        again = await cached.get(golden)
+        links = await cached.links_for([golden])
+    assert statements == []
+    assert again is not None and {link.key for link in links[golden]} == {(SP, "1"), (QB, "1")}
+
+    await cached.apply_clusters(clusters([(SP, "1")], [(QB, "1")]))
+
+    after = await cached.get(golden)
+    assert after is not None and {link.key for link in after.links} == {(SP, "1")}
+
+
+async def test_without_a_ttl_every_lookup_reads_the_database(service: XrefService, engine: AsyncEngine) -> None:
+    await service.apply_clusters(clusters([(SP, "1")]))
+    golden = await service.customer_for(SP, "1")
+    assert golden is not None
+    await service.get(golden)
+
+    with count_statements(engine) as statements:
+        await service.get(golden)
+    assert statements
