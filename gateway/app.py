@@ -44,7 +44,7 @@ def _upstream_budget(deadline_s: float) -> float:
     return max(deadline_s * 0.9, deadline_s - 0.25)
 
 
-class RequestIdMiddleware:
+class RequestScopeMiddleware:
     """Per request: an id (the caller's X-Request-Id, or a new one) that logs and upstream calls carry,
     a deadline every upstream call fits into, and a list where the cache notes stale values it served.
     """
@@ -319,5 +319,5 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(RequestIdMiddleware, deadline_s=settings.request_deadline_s)  # type: ignore[arg-type]
+    app.add_middleware(RequestScopeMiddleware, deadline_s=settings.request_deadline_s)  # type: ignore[arg-type]
     return app

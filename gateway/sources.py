@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiocache.base import BaseCache
 
-from connectors import CachedConnector, Connector, ResilientConnector, SourcesSettings, SystemName
+from connectors import CachedConnector, Connector, SourcesSettings, SystemName, resilient
 from gateway.config import Settings
 
 
@@ -62,7 +62,7 @@ def open_gateway_connectors(sources: SourcesSettings, cache: BaseCache | None) -
     """
     wrapped: dict[SystemName, Connector] = {}
     for system, raw in open_connectors(sources).items():
-        guarded: Connector = ResilientConnector(raw, sources.resilience_for(system.value))
+        guarded: Connector = resilient(raw, sources.resilience_for(system.value))
         wrapped[system] = CachedConnector(guarded, cache, sources.cache) if cache is not None else guarded
     return wrapped
 

@@ -12,7 +12,7 @@ as disagreements, only real differences are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
@@ -104,14 +104,6 @@ def _present(value: Any) -> bool:
     if isinstance(value, Address):
         return not value.is_empty()
     return True
-
-
-def first_value(records: Iterable[SourceRecord], attribute: str) -> Any:
-    for record in records:
-        value = getattr(record, attribute)
-        if _present(value):
-            return value
-    return None
 
 
 def completeness(value: Any) -> int:

@@ -96,6 +96,13 @@ class Store:
             self._collections[name] = Collection(self, name, rows)
         return self._collections[name]
 
+    def count(self, name: str) -> int:
+        """Records in a collection, asked of SQLite: no need to load 100k records to know there are some."""
+        if name in self._collections:
+            return len(self._collections[name])
+        row = self._db.execute("SELECT COUNT(*) FROM records WHERE collection = ?", (name,)).fetchone()
+        return int(row[0])
+
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None

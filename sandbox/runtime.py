@@ -33,7 +33,7 @@ def has_data(data_dir: Path) -> bool:
             return False
         store = Store(path)
         try:
-            if len(store.collection("customers" if system != "teamwork" else "companies")) == 0:
+            if store.count("customers" if system != "teamwork" else "companies") == 0:
                 return False
         finally:
             store.close()

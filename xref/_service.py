@@ -83,6 +83,9 @@ def _link_info(link: Link) -> LinkInfo:
     )
 
 
+#: Entries after which expired ones are swept out of the read cache.
+_READ_CACHE_SWEEP_AT: Final = 10_000
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -150,6 +153,13 @@ class XrefService:
         self._got.clear()
         self._linked.clear()
 
+    def _evict_expired(self, now: float) -> None:
+        """Drop expired entries once the cache has grown, so a long-running gateway does not keep every id it saw."""
+        for entries in (self._got, self._linked):
+            if len(entries) >= _READ_CACHE_SWEEP_AT:
+                for key in [k for k, (expires, _) in entries.items() if expires <= now]:
+                    del entries[key]
+
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         """The session factory, for services that keep their tables beside the links (stewardship)."""
@@ -169,6 +179,7 @@ class XrefService:
         missing = [cid for cid in customer_ids if cid not in found]
         if missing:
             loaded = await self._links_for(missing)
+            self._evict_expired(now)
             for cid, links in loaded.items():
                 self._linked[cid] = (now + self._ttl, links)
             found.update(loaded)
@@ -195,6 +206,7 @@ class XrefService:
         if hit is not None and hit[0] > now:
             return hit[1]
         found = await self._get(customer_id)
+        self._evict_expired(now)
         self._got[customer_id] = (now + self._ttl, found)
         return found
 

@@ -80,3 +80,15 @@ def test_sliding_window_frees_calls_as_they_age() -> None:
     assert limiter.take() == 60
     now[0] = 61
     assert limiter.take() is None
+
+
+def test_store_counts_a_collection_without_loading_it(tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "s.sqlite3"
+    writer = Store(path)
+    writer.collection("customers").put_many((i, {"id": i}) for i in range(1, 6))
+    writer.close()
+
+    reader = Store(path)
+    assert reader.count("customers") == 5
+    assert reader.count("invoices") == 0
+    assert reader._collections == {}  # nothing was loaded into memory to answer

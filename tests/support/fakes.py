@@ -150,3 +150,20 @@ class FakeConnector:
 
     async def aclose(self) -> None:
         return None
+
+
+#: A small mixed table the bulk and steward tests share: matches across systems, a duplicate, a loner.
+SAMPLE_RECORDS = [
+    # Acme in all three systems, each typed differently.
+    make_record(SystemName.SHAREPOINT, "1", name="Acme, Inc.", email="ap@acme.com", postal_code="94213"),
+    make_record(SystemName.TEAMWORK, "10", name="ACME", phone="(415) 444-6538", postal_code="94213-0042"),
+    make_record(SystemName.QUICKBOOKS, "100", name="Acme Incorporated", email=" AP@ACME.COM", phone="415.444.6538"),
+    # Bill's in SharePoint and QuickBooks, by phone.
+    make_record(SystemName.SHAREPOINT, "2", name="Bill's Windsurf Shop", phone="+1 650 555 0100"),
+    make_record(SystemName.QUICKBOOKS, "101", name="Bills Windsurf Shop LLC", phone="650-555-0100 x3"),
+    # Typed into SharePoint twice.
+    make_record(SystemName.SHAREPOINT, "3", name="Zed Co", email="zed@zed.io"),
+    make_record(SystemName.SHAREPOINT, "4", name="Zed Company", email="Zed@zed.io"),
+    # Only in Teamwork.
+    make_record(SystemName.TEAMWORK, "11", name="Lonely Ltd"),
+]

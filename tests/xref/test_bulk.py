@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors import SourceRecord, SourceUnavailable, SystemName
-from tests.support.fakes import FakeConnector, make_record
+from tests.support.fakes import SAMPLE_RECORDS, FakeConnector, make_record
 from xref import MatchRun, XrefService, create_sessions
 from xref.bulk import run_bulk_match
 from xref.evaluate import evaluate_service
@@ -19,20 +19,7 @@ from xref.evaluate import evaluate_service
 SP, TW, QB = SystemName.SHAREPOINT, SystemName.TEAMWORK, SystemName.QUICKBOOKS
 Build = Callable[[Iterable[SourceRecord]], dict[SystemName, FakeConnector]]
 
-RECORDS = [
-    # Acme in all three systems, each typed differently.
-    make_record(SP, "1", name="Acme, Inc.", email="ap@acme.com", postal_code="94213"),
-    make_record(TW, "10", name="ACME", phone="(415) 444-6538", postal_code="94213-0042"),
-    make_record(QB, "100", name="Acme Incorporated", email=" AP@ACME.COM", phone="415.444.6538"),
-    # Bill's in SharePoint and QuickBooks, by phone.
-    make_record(SP, "2", name="Bill's Windsurf Shop", phone="+1 650 555 0100"),
-    make_record(QB, "101", name="Bills Windsurf Shop LLC", phone="650-555-0100 x3"),
-    # Typed into SharePoint twice.
-    make_record(SP, "3", name="Zed Co", email="zed@zed.io"),
-    make_record(SP, "4", name="Zed Company", email="Zed@zed.io"),
-    # Only in Teamwork.
-    make_record(TW, "11", name="Lonely Ltd"),
-]
+RECORDS = SAMPLE_RECORDS
 
 
 async def test_bulk_match_links_the_same_customer_across_systems(service: XrefService, fake_connectors: Build) -> None:

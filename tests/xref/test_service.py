@@ -280,3 +280,18 @@ async def test_without_a_ttl_every_lookup_reads_the_database(service: XrefServic
     with count_statements(engine) as statements:
         await service.get(golden)
     assert statements
+
+
+async def test_read_cache_sweeps_out_expired_entries_once_it_grows(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xref._service as service_module
+
+    monkeypatch.setattr(service_module, "_READ_CACHE_SWEEP_AT", 3)
+    cached = XrefService(create_sessions(engine), read_cache_ttl_s=60)
+    cached._got.update({f"cus_old{n}": (10.0, None) for n in range(3)})
+    cached._got["cus_fresh"] = (100.0, None)
+
+    cached._evict_expired(now=50.0)
+
+    assert set(cached._got) == {"cus_fresh"}

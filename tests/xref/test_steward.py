@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from connectors import SourceRecord, SystemName
-from tests.support.fakes import FakeConnector, make_record
+from tests.support.fakes import SAMPLE_RECORDS, FakeConnector, make_record
 from xref import (
     InvalidStewardAction,
     ReviewCandidate,
@@ -26,14 +26,7 @@ SP, TW, QB = SystemName.SHAREPOINT, SystemName.TEAMWORK, SystemName.QUICKBOOKS
 Build = Callable[[Iterable[SourceRecord]], dict[SystemName, FakeConnector]]
 
 RECORDS = [
-    make_record(SP, "1", name="Acme, Inc.", email="ap@acme.com", postal_code="94213"),
-    make_record(TW, "10", name="ACME", phone="(415) 444-6538", postal_code="94213-0042"),
-    make_record(QB, "100", name="Acme Incorporated", email=" AP@ACME.COM", phone="415.444.6538"),
-    make_record(SP, "2", name="Bill's Windsurf Shop", phone="+1 650 555 0100"),
-    make_record(QB, "101", name="Bills Windsurf Shop LLC", phone="650-555-0100 x3"),
-    make_record(SP, "3", name="Zed Co", email="zed@zed.io"),
-    make_record(SP, "4", name="Zed Company", email="Zed@zed.io"),
-    make_record(TW, "11", name="Lonely Ltd"),
+    *SAMPLE_RECORDS,
     # The same business under an old and a new name: only a person can tell.
     make_record(SP, "5", name="Northwind Traders", email="orders@northwind.example"),
     make_record(TW, "20", name="Blue Harbor Trading", phone="+1 212 555 0199"),
