@@ -1,7 +1,7 @@
 """Connectors: the only code that knows each system's wire format and field names."""
 
 from connectors._breaker import BreakerState, CircuitBreaker
-from connectors._cache import CachedConnector, CacheStats, StaleRead, open_cache, stale_reads
+from connectors._cache import CachedConnector, CacheStats, ReadLog, StaleRead, open_cache, read_log, stale_reads
 from connectors._errors import (
     AuthenticationFailed,
     CircuitOpen,
@@ -61,6 +61,7 @@ __all__ = [
     "RateLimited",
     "RecordChanges",
     "RecordNotFound",
+    "ReadLog",
     "ResilienceSettings",
     "ResilientConnector",
     "SharePointSettings",
@@ -76,6 +77,7 @@ __all__ = [
     "UpstreamLimits",
     "VersionConflict",
     "open_cache",
+    "read_log",
     "request_deadline",
     "request_id_var",
     "resilient",

@@ -29,7 +29,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
@@ -47,8 +47,10 @@ __all__ = [
     "RELATIONS",
     "CacheStats",
     "CachedConnector",
+    "ReadLog",
     "StaleRead",
     "open_cache",
+    "read_log",
     "stale_reads",
 ]
 
@@ -75,6 +77,33 @@ class StaleRead:
 #: Set to a fresh list by the gateway per request; every stale value served in that request
 #: is appended, so the response `extensions` can flag it. None (the default): not recorded.
 stale_reads: ContextVar[list[StaleRead] | None] = ContextVar("c360_stale_reads", default=None)
+
+
+@dataclass(slots=True)
+class ReadLog:
+    """What one request read through the record cache: lets a response cache tag and time its answer."""
+
+    #: Cache keys read (`quickbooks:58`, `quickbooks:invoices:58`).
+    keys: set[str] = field(default_factory=set)
+    #: Wall-clock time at which the first of those values stops being fresh.
+    fresh_until: float = math.inf
+    #: Something was read around the cache (live search, a full scan): the answer is not reusable.
+    bypassed: bool = False
+
+    def saw(self, key: str, entry: CacheEntry) -> None:
+        self.keys.add(key)
+        if entry.fresh_until < self.fresh_until:
+            self.fresh_until = entry.fresh_until
+
+
+#: Set to a fresh ReadLog by the gateway per request (None: not recorded).
+read_log: ContextVar[ReadLog | None] = ContextVar("c360_read_log", default=None)
+
+
+def _bypassed() -> None:
+    log = read_log.get()
+    if log is not None:
+        log.bypassed = True
 
 
 @dataclass(slots=True)
@@ -172,6 +201,8 @@ class CachedConnector:
         self._clock = clock
         self._ttl = settings.ttl_for(str(inner.system))
         self._inflight: dict[str, asyncio.Future[CacheEntry]] = {}
+        #: Called with the keys after they are forgotten (a response cache drops what used them).
+        self.forget_listeners: list[Callable[[Sequence[str]], None]] = []
         # Strong references to running flights (asyncio keeps only weak ones).
         self._flights: set[asyncio.Task[None]] = set()
 
@@ -241,12 +272,14 @@ class CachedConnector:
 
     def iterate(self) -> AsyncIterator[SourceRecord]:
         """Uncached: bulk matching wants the system as it is, and would only flood the cache."""
+        _bypassed()
         return self.inner.iterate()
 
     async def search(
         self, *, name: str | None = None, email: str | None = None, phone: str | None = None
     ) -> list[SourceRecord]:
         """Uncached: preemptive search must see a customer created a second ago."""
+        _bypassed()
         return await self.inner.search(name=name, email=email, phone=phone)
 
     def record_url(self, record_id: str) -> str:
@@ -280,6 +313,8 @@ class CachedConnector:
             self._inflight.pop(key, None)
         for key in keys:
             await self.cache.delete(self._stored(key))
+        for listener in self.forget_listeners:
+            listener(keys)
 
     async def _forget_quietly(self, keys: Sequence[str]) -> None:
         """For writes: the write happened; a cache outage must not make it look failed (TTL bounds it)."""
@@ -305,6 +340,7 @@ class CachedConnector:
         """Values for `keys` (cache key → upstream id): cache, else a shared flight, else one new flight."""
         cached = await self._read(list(keys))
         now = self._clock()
+        log = read_log.get()
         values: dict[str, CachedValue] = {}
         pending: dict[str, asyncio.Future[CacheEntry]] = {}
         missing: dict[str, str] = {}
@@ -313,6 +349,8 @@ class CachedConnector:
             if entry is not None and entry.is_fresh(now):
                 values[key] = entry.value
                 self.stats.hits += 1
+                if log is not None:
+                    log.saw(key, entry)
             elif (future := self._inflight.get(key)) is not None:
                 pending[key] = future
                 self.stats.shared += 1
@@ -324,7 +362,10 @@ class CachedConnector:
         for key, future in pending.items():
             try:
                 # shield: one caller giving up (its deadline) must not cancel the others' call.
-                values[key] = (await asyncio.shield(future)).value
+                got = await asyncio.shield(future)
+                values[key] = got.value
+                if log is not None:
+                    log.saw(key, got)
             except ConnectorError as exc:
                 values[key] = self._stale_or_raise(key, cached.get(key), exc)
         return values

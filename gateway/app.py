@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -11,7 +12,9 @@ from importlib import resources
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, parse
+from graphql.error import GraphQLSyntaxError
+from graphql.utilities import get_operation_ast
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,9 +29,10 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
-from connectors import open_cache, request_deadline, request_id_var, stale_reads
+from connectors import CachedConnector, ReadLog, open_cache, read_log, request_deadline, request_id_var, stale_reads
 from gateway.config import Settings
 from gateway.matching import engine_settings
+from gateway.response_cache import ResponseCache
 from gateway.sources import close_connectors, effective_sources, open_gateway_connectors
 from resolvers import Context, Services, build_context
 from resolvers.schema import build_schema
@@ -138,8 +142,18 @@ def _is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and bool(result.errors) and all(e.path is None for e in result.errors or [])
 
 
+@functools.lru_cache(maxsize=1024)
+def operation_type(query: str, operation_name: str | None) -> OperationType | None:
+    """Which kind of operation a request runs (None if the document does not say); cached like the parser."""
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLSyntaxError:
+        return None
+    return operation.operation if operation is not None else None
+
+
 class C360GraphQL(GraphQL[Context, None]):
-    """strawberry's ASGI view, completed to follow GraphQL-over-HTTP.
+    """strawberry's ASGI view, completed to follow GraphQL-over-HTTP, with the whole-response cache in front.
 
     Adds what strawberry leaves out: Accept negotiation (406), the
     `application/graphql-response+json` status codes, 405 with `Allow` for a mutation
@@ -151,16 +165,48 @@ class C360GraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        cache: ResponseCache | None = getattr(request.state, "response_cache", None)
+        cache_key: bytes | None = None
         try:
             if not self.should_render_graphql_ide(self.request_adapter_class(request)):
                 media_type = negotiate_media_type(request.headers.get("accept"))
                 if media_type is None:
                     raise HTTPException(406, f"Accept {GRAPHQL_RESPONSE_JSON} or {LEGACY_JSON}")
                 request.state.graphql_media_type = media_type
-            response = await self.run(request)
+                if cache is not None and scope["method"] == "POST":
+                    cache_key = ResponseCache.key(media_type, await request.body())
+                    hit = cache.get(cache_key)
+                    if hit is not None:
+                        await _send_body(send, hit.status, hit.content_type, hit.body)
+                        return
+            if cache_key is not None and cache is not None:
+                response = await self._run_for_cache(request, cache, cache_key)
+            else:
+                response = await self.run(request)
         except HTTPException as exc:
             response = self._refusal(request, exc)
         await response(scope, receive, send)
+
+    async def _run_for_cache(self, request: Request, cache: ResponseCache, key: bytes) -> Response:
+        """Runs the request, noting what it read; keeps the answer if nothing about it is doubtful."""
+        ticket = cache.begin()
+        log = ReadLog()
+        token = read_log.set(log)
+        try:
+            response = await self.run(request)
+        finally:
+            read_log.reset(token)
+        if (
+            getattr(request.state, "graphql_reusable", False)
+            and response.status_code == 200
+            and not log.bypassed
+            and not response.headers.getlist("set-cookie")
+        ):
+            cache.put(
+                key, bytes(response.body), status=200, content_type=response.headers["content-type"],
+                fresh_for_s=log.fresh_until - time.time(), tags=log.keys, ticket=ticket,
+            )
+        return response
 
     def _refusal(self, request: Request, exc: HTTPException) -> Response:
         media_type = getattr(request.state, "graphql_media_type", LEGACY_JSON)
@@ -209,8 +255,9 @@ class C360GraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        kind = operation_type(request_data.query, request_data.operation_name) if request_data.query else None
         try:
-            return await super().execute_single(
+            result = await super().execute_single(
                 request=request,
                 request_adapter=request_adapter,
                 sub_response=sub_response,
@@ -225,6 +272,14 @@ class C360GraphQL(GraphQL[Context, None]):
                 # A GraphQL request error (which operation to run), answered like a validation error.
                 return PreExecutionError(data=None, errors=[GraphQLError(exc.reason)])
             raise
+        cache: ResponseCache | None = getattr(request.state, "response_cache", None)
+        if cache is not None and kind is OperationType.MUTATION:
+            cache.clear()  # a write may have changed what any cached answer holds
+        request.state.graphql_reusable = (
+            kind is OperationType.QUERY and not result.errors and not stale_reads.get()
+            and not isinstance(result, PreExecutionError)
+        )
+        return result
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         body = process_result(result)
@@ -260,13 +315,46 @@ class C360GraphQL(GraphQL[Context, None]):
         return response
 
 
+async def _send_body(send: Send, status: int, content_type: str, body: bytes) -> None:
+    """A stored answer, straight to the socket (no Response object on the hot path)."""
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", content_type.encode("latin-1")), (b"content-length", str(len(body)).encode())],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+def open_response_cache(settings: Settings, xref: XrefService, connectors: dict[Any, Any]) -> ResponseCache | None:
+    """The whole-response cache when every part it rests on is cached too; else None.
+
+    Its lifetime is capped by the index-lookup TTL (a response must not outlive a lookup
+    the gateway would repeat) and it needs the record cache (which tells it what each
+    response read and when that goes stale).
+    """
+    ttl = min(settings.response_cache_ttl_s, settings.xref_cache_ttl_s)
+    cached = [c for c in connectors.values() if isinstance(c, CachedConnector)]
+    if ttl <= 0 or not connectors or len(cached) != len(connectors):
+        return None
+    cache = ResponseCache(
+        ttl_s=ttl, max_entries=settings.response_cache_max_entries, generation=lambda: xref.generation
+    )
+    for connector in cached:
+        connector.forget_listeners.append(cache.invalidate)
+    return cache
+
+
 def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
     """The gateway. Pass `services` to run over ready-made connectors and xref (tests); else they open here."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if services is not None:
-            yield {"services": services, "engine": None}
+            yield {
+                "services": services,
+                "engine": None,
+                "response_cache": open_response_cache(settings, services.xref, dict(services.connectors)),
+            }
             return
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.resolved_database_url)
@@ -274,8 +362,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         sources = effective_sources(settings)
         cache = open_cache(sources.cache) if sources.cache.enabled else None
         connectors = open_gateway_connectors(sources, cache)
+        xref = XrefService(create_sessions(engine), read_cache_ttl_s=settings.xref_cache_ttl_s)
         opened = Services(
-            xref=XrefService(create_sessions(engine), read_cache_ttl_s=settings.xref_cache_ttl_s),
+            xref=xref,
             connectors=connectors,
             max_page_size=settings.max_page_size,
             engine_settings=engine_settings(settings.match),
@@ -285,7 +374,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         )
         log.info("gateway ready", extra={"systems": ",".join(s.value for s in connectors)})
         try:
-            yield {"services": opened, "engine": engine}
+            yield {
+                "services": opened,
+                "engine": engine,
+                "response_cache": open_response_cache(settings, xref, dict(connectors)),
+            }
         finally:
             await close_connectors(connectors)
             if cache is not None:

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     request_deadline_s: float = Field(
         5.0, gt=0, description="A query answers within this; slower systems' fields come back as errors."
     )
+    response_cache_ttl_s: float = Field(
+        2.0, ge=0, description="Whole answers to repeated queries are reused this long (capped by the index and "
+        "record caches; 0 turns it off). Writes here drop them at once; other processes' writes show within it.",
+    )
+    response_cache_max_entries: int = Field(10_000, ge=1, description="Answers the response cache holds at most.")
     graphiql: bool = Field(True, description="Serve GraphiQL on GET /graphql.")
     survivorship: dict[str, SurvivorshipRule] = Field(
         default_factory=_default_survivorship,

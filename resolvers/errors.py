@@ -26,8 +26,10 @@ log = logging.getLogger("c360.resolvers")
 
 
 def error_code(exc: ConnectorError) -> str:
-    if isinstance(exc, CircuitOpen):
-        return "CIRCUIT_OPEN"
+    """The `extensions.code` a client switches on; an open circuit breaker is an outage like any other.
+
+    Which kind of outage it is goes in `extensions.reason` (see `source_error`).
+    """
     if isinstance(exc, SourceTimeout):
         return "SOURCE_TIMEOUT"
     if isinstance(exc, RateLimited):
@@ -46,6 +48,11 @@ def source_error(exc: ConnectorError) -> GraphQLError:
     extensions: dict[str, object] = {"code": error_code(exc), "system": exc.system.value}
     if isinstance(exc, RateLimited) and exc.retry_after is not None:
         extensions["retryAfter"] = exc.retry_after
+    if isinstance(exc, CircuitOpen):
+        # The gateway stopped calling the system after repeated failures; it probes again in `retryAfter` s.
+        extensions["reason"] = "CIRCUIT_OPEN"
+        if exc.retry_in is not None:
+            extensions["retryAfter"] = round(exc.retry_in, 1)
     return GraphQLError(f"{exc.system.value} is unavailable for this field: {exc.message}", extensions=extensions)
 
 

@@ -14,11 +14,13 @@ from strawberry.tools import merge_types
 from connectors import ConnectorError, SystemName
 from connectors import CustomerStatus as CustomerStatusValue
 from resolvers.errors import MaskInternalErrors, bad_input
+from resolvers.execution import LeanExecutionContext
 from resolvers.limits import GraphQLLimits, limit_extensions
 from resolvers.pagination import decode_cursor, encode_cursor
 from xref import InvalidCursor, customer_cursor
 from resolvers.customer_filter import LiveFilter, predicate, scan
-from resolvers.types import Customer, CustomerConnection, CustomerEdge, CustomerFilter, Info, PageInfo
+from resolvers.selection import selected_names
+from resolvers.types import Customer, CustomerConnection, CustomerEdge, CustomerFilter, Info, PageInfo, prefetch
 from resolvers.stewardship import StewardMutation, StewardQuery
 from resolvers.candidates import CandidateQuery
 
@@ -63,7 +65,9 @@ class Query:
         found = await info.context.services.xref.get(str(id))
         if found is None:
             return None
-        return Customer(id=strawberry.ID(found.id), links=list(found.links))
+        customer = Customer(id=strawberry.ID(found.id), links=list(found.links))
+        await prefetch([customer], info, selected_names(info))
+        return customer
 
     @strawberry.field(description="Customers, in golden-id order or by relevance when searching.")
     async def customers(
@@ -83,37 +87,46 @@ class Query:
         ] = None,
     ) -> CustomerConnection:
         """Customers; a filter on live data (status, open invoices) is a bounded scan, see resolvers.customer_filter."""
-        services = info.context.services
-        _check_first(first, services.max_page_size)
-        text = (filter.search if filter is not None and filter.search else search) or ""
-        systems = [SystemName(s) for s in filter.system] if filter is not None and filter.system else None
-        live = LiveFilter(
-            statuses=frozenset(CustomerStatusValue(s) for s in filter.status or ()) if filter is not None else frozenset(),
-            has_open_invoices=filter.has_open_invoices if filter is not None else None,
-        )
-        if text.strip():
-            return await _search_page(info, text.strip(), first, after, systems, live)
-        try:
-            if live:
-                return await scan(
-                    info, live, first=first, after=after, systems=systems, max_pages=services.customer_filter_max_pages
-                )
-            page = await services.xref.list_customers(first=first, after=after, systems=systems)
-        except InvalidCursor:
-            raise bad_input("`after` is not a cursor returned by this API", "after") from None
-        edges = [
-            CustomerEdge(cursor=customer_cursor(c.id), node=Customer(id=strawberry.ID(c.id), links=list(c.links)))
-            for c in page.customers
-        ]
-        return CustomerConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-            total_count=page.total,
-        )
+        page = await _customers_page(info, first, after, search, filter)
+        await prefetch([edge.node for edge in page.edges], info, selected_names(info, ("edges", "node")))
+        return page
 
     @strawberry.field(description="Liveness of the gateway itself (systems are checked at /healthz).")
     def ping(self) -> str:
         return "pong"
+
+
+async def _customers_page(
+    info: Info, first: int, after: str | None, search: str | None, filter: CustomerFilter | None
+) -> CustomerConnection:
+    """The page of `Query.customers`, before its customers' data is loaded."""
+    services = info.context.services
+    _check_first(first, services.max_page_size)
+    text = (filter.search if filter is not None and filter.search else search) or ""
+    systems = [SystemName(s) for s in filter.system] if filter is not None and filter.system else None
+    live = LiveFilter(
+        statuses=frozenset(CustomerStatusValue(s) for s in filter.status or ()) if filter is not None else frozenset(),
+        has_open_invoices=filter.has_open_invoices if filter is not None else None,
+    )
+    if text.strip():
+        return await _search_page(info, text.strip(), first, after, systems, live)
+    try:
+        if live:
+            return await scan(
+                info, live, first=first, after=after, systems=systems, max_pages=services.customer_filter_max_pages
+            )
+        page = await services.xref.list_customers(first=first, after=after, systems=systems)
+    except InvalidCursor:
+        raise bad_input("`after` is not a cursor returned by this API", "after") from None
+    edges = [
+        CustomerEdge(cursor=customer_cursor(c.id), node=Customer(id=strawberry.ID(c.id), links=list(c.links)))
+        for c in page.customers
+    ]
+    return CustomerConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+        total_count=page.total,
+    )
 
 
 async def _search_page(
@@ -160,6 +173,7 @@ def build_schema(limits: GraphQLLimits | None = None) -> strawberry.Schema:
         query=_QUERY,
         mutation=_MUTATION,
         extensions=[MaskInternalErrors, *limit_extensions(limits or GraphQLLimits())],
+        execution_context_class=LeanExecutionContext,
     )
 
 

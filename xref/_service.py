@@ -148,8 +148,11 @@ class XrefService:
         self._ttl = read_cache_ttl_s
         self._got: dict[str, tuple[float, CustomerInfo | None]] = {}
         self._linked: dict[str, tuple[float, list[LinkInfo]]] = {}
+        #: Changes with every write through this service; caches built on index reads compare it.
+        self.generation = 0
 
     def _invalidate(self) -> None:
+        self.generation += 1
         self._got.clear()
         self._linked.clear()
 

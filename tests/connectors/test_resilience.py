@@ -29,7 +29,7 @@ from connectors import (
     request_deadline,
     resilient,
 )
-from resolvers.errors import error_code
+from resolvers.errors import error_code, source_error
 from tests.support.fakes import make_record
 
 QBO = SystemName.QUICKBOOKS
@@ -149,7 +149,9 @@ async def test_breaker_opens_after_consecutive_failures_and_then_fails_fast() ->
     err = caught.value
     assert isinstance(err, SourceUnavailable) and err.system is QBO
     assert err.retry_in == pytest.approx(10.0)
-    assert error_code(err) == "CIRCUIT_OPEN"
+    assert error_code(err) == "SOURCE_UNAVAILABLE"
+    ext = source_error(err).extensions or {}
+    assert ext["reason"] == "CIRCUIT_OPEN" and ext["retryAfter"] == pytest.approx(10.0, abs=0.1)
 
 
 async def test_failures_must_be_consecutive() -> None:
