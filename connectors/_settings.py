@@ -89,6 +89,10 @@ class SharePointSettings(BaseModel):
     documents_list_id: str = "Documents"
     #: Filtering on non-indexed columns needs this header (source-apis.md 1.3).
     honor_non_indexed_queries: bool = True
+    #: Keys asked for in one `$filter` joined by `or` (records by id, documents by customer). 0 or 1:
+    #: one sub-request per key through `$batch` (20 a call), which source-apis.md 1.8 confirms. `or` in
+    #: list-item filters is a "(verify)" item: raise this only after checking it on your tenant.
+    or_filter_terms: int = Field(0, ge=0, le=100)
     limits: UpstreamLimits | None = None
     resilience: ResilienceSettings | None = None
 

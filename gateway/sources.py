@@ -33,9 +33,13 @@ def sandbox_sources(urls: Mapping[SystemName, str], credentials, settings: Setti
     quickbooks = quickbooks_settings(urls[SystemName.QUICKBOOKS], credentials).model_copy(
         update={"token_store": str(settings.data_dir / "quickbooks-token.json")}
     )
+    # Behaviour switches the simulator supports as a tenant would (e.g. `or` in filters) are kept.
+    sharepoint = sharepoint_settings(urls[SystemName.SHAREPOINT], credentials).model_copy(
+        update={"or_filter_terms": settings.sources.sharepoint.or_filter_terms}
+    )
     return settings.sources.model_copy(
         update={
-            "sharepoint": sharepoint_settings(urls[SystemName.SHAREPOINT], credentials),
+            "sharepoint": sharepoint,
             "teamwork": teamwork_settings(urls[SystemName.TEAMWORK], credentials),
             "quickbooks": quickbooks,
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -199,3 +199,33 @@ async def test_wrong_secret_fails_without_leaking_it(
         await conn.aclose()
     assert "invalid_client" in str(info.value)
     assert "not-it-123" not in caplog.text and "not-it-123" not in str(info.value)
+
+
+@pytest.fixture
+async def or_connector(sp_settings: SharePointSettings) -> AsyncIterator[SharePointConnector]:
+    """A connector told the tenant accepts `or` in list-item filters, 10 keys a filter."""
+    conn = SharePointConnector(sp_settings.model_copy(update={"or_filter_terms": 10}), UpstreamLimits())
+    yield conn
+    await conn.aclose()
+
+
+async def test_or_filters_read_the_same_records_in_far_fewer_sub_requests(
+    connector: SharePointConnector, or_connector: SharePointConnector, sp_sim: Simulator, sp_store: Store
+) -> None:
+    _seed(sp_store, 40)
+    ids = [str(i) for i in range(1, 46)] + ["999", "abc", "7"]
+    expected = await connector.fetch_many(ids)
+    sp_sim.injector.calls.clear()
+    joined = await or_connector.fetch_many(ids)
+    assert [(r.id, r.name, r.email, r.address) if r else None for r in joined] == [
+        (r.id, r.name, r.email, r.address) if r else None for r in expected
+    ]
+    # 46 distinct numeric ids, 10 a filter: 5 sub-requests, all in one $batch call.
+    assert sp_sim.injector.calls.get("POST /v1.0/$batch") == 1
+
+
+async def test_or_filters_find_each_customers_documents(
+    connector: SharePointConnector, or_connector: SharePointConnector
+) -> None:
+    wanted = ["1", "2", "4", "3", "5"]
+    assert await or_connector.documents_for(wanted) == await connector.documents_for(wanted)
