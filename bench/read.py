@@ -14,7 +14,9 @@ customer per request; also a serial pass, which is the pure latency of one query
 the default cache; (c) a page of 100 customers with every field, uncached, plus one
 probe query per relation so upstream calls are attributed to system/relation exactly;
 (d) QuickBooks in outage, whole view: other systems' fields must resolve, billing must
-carry SOURCE_UNAVAILABLE errors.
+carry SOURCE_UNAVAILABLE errors. Two variants show what a setting buys: (c) again with
+SharePoint or-joined filters (`C360_SOURCES__SHAREPOINT__OR_FILTER_TERMS`, a "verify"
+item for real tenants), and (b) again with the whole-response cache off (record cache only).
 
 Prints a table per scenario, and as the very last line one JSON object with the figures
 and the issue's acceptance targets with whether each is met.
@@ -62,6 +64,8 @@ from resolvers.schema import build_schema
 
 SYSTEMS = ("sharepoint", "teamwork", "quickbooks")
 LATENCY_MS = 50.0
+#: Keys per SharePoint `$filter` in the or-filter variant (C360_SOURCES__SHAREPOINT__OR_FILTER_TERMS).
+OR_FILTER_TERMS = 50
 MATCH_TIMEOUT_S = 1800.0
 
 ADDRESS = "address { line1 line2 city state postalCode country }"
@@ -312,43 +316,7 @@ async def uncached_scenarios(
         log.write("   (a) one uncached done\n")
 
         # (c) a page of 100 with every field; invoices per customer kept under the cost limit.
-        page_vars = {"after": None, "invoices": args.page_invoices}
-        cost = query_cost(PAGE, page_vars)
-        # Only full pages, so "a page of 100" is 100 customers (the last page holds the remainder).
-        pages = cursors[: len(ids) // 100] or cursors
-
-        def page(i: int) -> Mapping[str, Any]:
-            return {"query": PAGE, "variables": {"after": pages[i % len(pages)], "invoices": args.page_invoices}}
-
-        res, calls = await measured(counter, client, url, page, concurrency=args.page_concurrency,
-                                    max_requests=args.page_requests, max_seconds=args.seconds, cpu=cpu)
-        customers_per_page = _edges_per_reply(res.replies)
-        results["page100_uncached"] = summary("page of 100, uncached", res, calls, {
-            "invoices_per_customer": args.page_invoices, "query_cost": cost,
-            "customers_per_page": customers_per_page,
-            "upstream_by_relation_from_paths": per_query(by_relation(calls), res.count),
-        })
-        log.write("   (c) page100 done\n")
-
-        # Per-relation probes on the first page: each selects one relation only.
-        probe_counts: dict[str, float] = {}
-        probe_errors: list[dict[str, Any]] = []
-        for relation, selection in PROBES.items():
-            system = relation.partition("/")[0]
-            query = (f"query Probe($after: String) {{ customers(first: 100, after: $after) {{"
-                     f" edges {{ node {{ id {selection} }} }} }} }}")
-            res_p, calls_p = await measured(
-                counter, client, url, lambda i: {"query": query, "variables": {"after": pages[i % len(pages)]}},
-                concurrency=1, max_requests=args.probe_requests, max_seconds=args.seconds, cpu=cpu,
-            )
-            probe_errors += graphql_errors(res_p.replies)
-            own = sum(n for label, n in calls_p.items()
-                      if label.startswith(system + " ") and "token" not in label and "oauth" not in label)
-            probe_counts[relation] = round(own / res_p.count, 2) if res_p.count else 0.0
-        results["page100_uncached"]["upstream_by_relation"] = probe_counts
-        results["page100_uncached"]["probe_errors"] = len(probe_errors)
-        results["page100_uncached"]["probe_first_error"] = first_error(probe_errors)
-        log.write("   (c) probes done\n")
+        results["page100_uncached"] = await page_scenario(client, url, counter, ids, cursors, args, log, cpu)
 
         # (d) QuickBooks in outage.
         qbo = sims["quickbooks"]
@@ -363,6 +331,51 @@ async def uncached_scenarios(
                              **outage_check(res.replies)}
         log.write("   (d) outage done\n")
         return results
+
+
+async def page_scenario(
+    client: httpx.AsyncClient, url: str, counter: UpstreamCounter, ids: Sequence[str], cursors: Sequence[str | None],
+    args: argparse.Namespace, log: TextIO, cpu: CpuClock | None,
+) -> dict[str, Any]:
+    """A page of 100 whole views, uncached, plus one probe query per relation (upstream calls by relation)."""
+    page_vars = {"after": None, "invoices": args.page_invoices}
+    cost = query_cost(PAGE, page_vars)
+    # Only full pages, so "a page of 100" is 100 customers (the last page holds the remainder).
+    pages = cursors[: len(ids) // 100] or cursors
+
+    def page(i: int) -> Mapping[str, Any]:
+        return {"query": PAGE, "variables": {"after": pages[i % len(pages)], "invoices": args.page_invoices}}
+
+    res, calls = await measured(counter, client, url, page, concurrency=args.page_concurrency,
+                                max_requests=args.page_requests, max_seconds=args.seconds, cpu=cpu)
+    customers_per_page = _edges_per_reply(res.replies)
+    figures = summary("page of 100, uncached", res, calls, {
+        "invoices_per_customer": args.page_invoices, "query_cost": cost,
+        "customers_per_page": customers_per_page,
+        "upstream_by_relation_from_paths": per_query(by_relation(calls), res.count),
+    })
+    log.write("   (c) page100 done\n")
+
+    # Per-relation probes on the first page: each selects one relation only.
+    probe_counts: dict[str, float] = {}
+    probe_errors: list[dict[str, Any]] = []
+    for relation, selection in PROBES.items():
+        system = relation.partition("/")[0]
+        query = (f"query Probe($after: String) {{ customers(first: 100, after: $after) {{"
+                 f" edges {{ node {{ id {selection} }} }} }} }}")
+        res_p, calls_p = await measured(
+            counter, client, url, lambda i: {"query": query, "variables": {"after": pages[i % len(pages)]}},
+            concurrency=1, max_requests=args.probe_requests, max_seconds=args.seconds, cpu=cpu,
+        )
+        probe_errors += graphql_errors(res_p.replies)
+        own = sum(n for label, n in calls_p.items()
+                  if label.startswith(system + " ") and "token" not in label and "oauth" not in label)
+        probe_counts[relation] = round(own / res_p.count, 2) if res_p.count else 0.0
+    figures["upstream_by_relation"] = probe_counts
+    figures["probe_errors"] = len(probe_errors)
+    figures["probe_first_error"] = first_error(probe_errors)
+    log.write("   (c) probes done\n")
+    return figures
 
 
 def _edges_per_reply(replies: Sequence[Reply]) -> float | None:
@@ -410,7 +423,8 @@ def outage_check(replies: Sequence[Reply]) -> dict[str, Any]:
 
 
 async def cached_scenario(gateway_url: str, sims: Mapping[str, str], args: argparse.Namespace,
-                          customer: str | None, cpu: CpuClock | None = None) -> dict[str, Any]:
+                          customer: str | None, cpu: CpuClock | None = None,
+                          title: str = "one customer, cached") -> dict[str, Any]:
     url = gateway_url + "/graphql"
     limits = httpx.Limits(max_connections=args.cached_concurrency, max_keepalive_connections=args.cached_concurrency)
     async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), limits=limits) as client:
@@ -422,7 +436,16 @@ async def cached_scenario(gateway_url: str, sims: Mapping[str, str], args: argpa
         await run_load(client, url, lambda i: body, concurrency=4, max_requests=args.warmup, max_seconds=args.seconds)
         res, calls = await measured(counter, client, url, lambda i: body, concurrency=args.cached_concurrency,
                                     max_requests=args.cached_requests, max_seconds=args.seconds, cpu=cpu)
-        return summary("one customer, cached", res, calls, {"customer": customer, "warmup_requests": args.warmup})
+        return summary(title, res, calls, {"customer": customer, "warmup_requests": args.warmup})
+
+
+async def page_only(gateway_url: str, sims: Mapping[str, str], args: argparse.Namespace, log: TextIO,
+                    cpu: CpuClock | None) -> dict[str, Any]:
+    """The page-of-100 scenario alone, on a gateway configured some other way."""
+    url = gateway_url + "/graphql"
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0)) as client:
+        ids, _, cursors = await customer_ids(client, url)
+        return await page_scenario(client, url, UpstreamCounter(client, sims), ids, cursors, args, log, cpu)
 
 
 # --- output -------------------------------------------------------------------------------------
@@ -525,11 +548,25 @@ def measure(args: argparse.Namespace, data_dir: Path, log: TextIO) -> dict[str, 
             log.write(f"   gateway ({cache_note}) healthy after {gw.start_seconds:.1f}s (pid {gw.pid})\n")
             cpu = CpuClock({"gateway": gw.pid, "simulators": sandbox.pid})
             uncached = run_async(uncached_scenarios(gw.url, sandbox.urls, args, log, cpu))
+        or_env = {"C360_SOURCES__SHAREPOINT__OR_FILTER_TERMS": str(OR_FILTER_TERMS)}
+        with GatewayProcess({**env, **off_env, **extra, **or_env}, data_dir / "bench-read-gateway-or.log") as gw:
+            log.write(f"   gateway (cache off, SharePoint or-filters of {OR_FILTER_TERMS}) healthy after "
+                      f"{gw.start_seconds:.1f}s\n")
+            cpu = CpuClock({"gateway": gw.pid, "simulators": sandbox.pid})
+            or_filter = run_async(page_only(gw.url, sandbox.urls, args, log, cpu))
+            or_filter["scenario"] = f"page of 100, uncached, SharePoint or-filters ({OR_FILTER_TERMS} keys)"
         with GatewayProcess(env, data_dir / "bench-read-gateway-cached.log") as gw:
             log.write(f"   gateway (default cache) healthy after {gw.start_seconds:.1f}s (pid {gw.pid})\n")
             cpu = CpuClock({"gateway": gw.pid, "simulators": sandbox.pid})
             cached = run_async(cached_scenario(gw.url, sandbox.urls, args, None, cpu))
-    scenarios = {**uncached, "one_cached": cached}
+        records_only_env = {**env, "C360_RESPONSE_CACHE_TTL_S": "0"}
+        with GatewayProcess(records_only_env, data_dir / "bench-read-gateway-records-only.log") as gw:
+            log.write(f"   gateway (record cache only) healthy after {gw.start_seconds:.1f}s (pid {gw.pid})\n")
+            cpu = CpuClock({"gateway": gw.pid, "simulators": sandbox.pid})
+            records_only = run_async(cached_scenario(
+                gw.url, sandbox.urls, args, None, cpu, title="one customer, cached, response cache off"))
+    scenarios = {**uncached, "page100_uncached_or_filter": or_filter, "one_cached": cached,
+                 "one_cached_records_only": records_only}
     outage = scenarios["outage"]
     outage_max = outage["max_ms"]
     page = scenarios["page100_uncached"]
@@ -578,10 +615,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures = measure(args, data_dir, sys.stderr)
 
     scenarios = figures["scenarios"]
-    for key in ("one_uncached_serial", "one_uncached", "page100_uncached", "one_cached", "outage"):
+    shown = ("one_uncached_serial", "one_uncached", "page100_uncached", "page100_uncached_or_filter", "one_cached",
+             "one_cached_records_only", "outage")
+    for key in shown:
         console.print(scenario_table(scenarios[key]))
     unexpected = {key: scenarios[key]["first_error"]
-                  for key in ("one_uncached_serial", "one_uncached", "page100_uncached", "one_cached")}
+                  for key in shown if key != "outage"}
     if scenarios["page100_uncached"]["probe_first_error"]:
         unexpected["page100_probes"] = scenarios["page100_uncached"]["probe_first_error"]
     flat = {
@@ -591,8 +630,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "one_uncached_serial_p99_ms": scenarios["one_uncached_serial"]["p99_ms"],
         "one_cached_rps": scenarios["one_cached"]["rps"],
         "one_cached_p99_ms": scenarios["one_cached"]["p99_ms"],
+        "one_cached_records_only_rps": scenarios["one_cached_records_only"]["rps"],
+        "one_cached_records_only_p99_ms": scenarios["one_cached_records_only"]["p99_ms"],
         "page100_uncached_p50_ms": scenarios["page100_uncached"]["p50_ms"],
         "page100_upstream_requests": scenarios["page100_uncached"]["upstream_by_relation"],
+        "page100_or_filter_p50_ms": scenarios["page100_uncached_or_filter"]["p50_ms"],
+        "page100_or_filter_upstream_requests": scenarios["page100_uncached_or_filter"]["upstream_by_relation"],
         "page100_max_requests_per_relation": figures["page100_max_requests_per_relation"],
         "outage_p50_ms": scenarios["outage"]["p50_ms"],
         "outage_ok": scenarios["outage"]["outage_ok"],
