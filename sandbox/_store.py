@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,41 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+#: The keys a record is found under in one index (its email, its customer id, ...).
+KeyFunc = Callable[[dict[str, Any]], Iterable[Hashable]]
+
+
+class _Index:
+    """Record ids by key, so an equality lookup costs what it finds rather than a scan.
+
+    The keys each record was indexed under are remembered, so a record is taken out
+    correctly even when the caller changed it in place before writing it again.
+    """
+
+    def __init__(self, keys: KeyFunc) -> None:
+        self._keys = keys
+        self._ids: dict[Hashable, set[int]] = {}
+        self._keys_of: dict[int, frozenset[Hashable]] = {}
+
+    def add(self, record_id: int, data: dict[str, Any]) -> None:
+        keys = frozenset(self._keys(data))
+        self._keys_of[record_id] = keys
+        for key in keys:
+            self._ids.setdefault(key, set()).add(record_id)
+
+    def remove(self, record_id: int) -> None:
+        for key in self._keys_of.pop(record_id, ()):
+            ids = self._ids[key]
+            ids.discard(record_id)
+            if not ids:
+                del self._ids[key]
+
+    def ids(self, wanted: Iterable[Hashable]) -> set[int]:
+        found: set[int] = set()
+        for key in wanted:
+            found.update(self._ids.get(key, ()))
+        return found
+
 
 class Collection:
     """An id-ordered set of JSON records of one kind (customers, invoices, ...)."""
@@ -33,6 +68,7 @@ class Collection:
         self.name = name
         self._rows = rows
         self._next_id = (max(rows) + 1) if rows else 1
+        self._indexes: dict[str, _Index] = {}
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -54,21 +90,58 @@ class Collection:
         return record_id
 
     def put(self, record_id: int, data: dict[str, Any]) -> None:
-        self._rows[record_id] = data
-        self._next_id = max(self._next_id, record_id + 1)
+        self._keep(record_id, data)
         self._store._write([(self.name, record_id, data)])
 
     def put_many(self, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
         batch = []
         for record_id, data in rows:
-            self._rows[record_id] = data
-            self._next_id = max(self._next_id, record_id + 1)
+            self._keep(record_id, data)
             batch.append((self.name, record_id, data))
         self._store._write(batch)
 
     def delete(self, record_id: int) -> None:
         self._rows.pop(record_id, None)
+        for index in self._indexes.values():
+            index.remove(record_id)
         self._store._delete(self.name, record_id)
+
+    def _keep(self, record_id: int, data: dict[str, Any]) -> None:
+        """Hold a written record in memory and move it in every index, before anyone reads again."""
+        self._rows[record_id] = data
+        self._next_id = max(self._next_id, record_id + 1)
+        for index in self._indexes.values():
+            index.remove(record_id)
+            index.add(record_id, data)
+
+    # --- lookups by key ----------------------------------------------------------------------
+
+    def lookup(self, index: str, keys: KeyFunc, wanted: Iterable[Hashable]) -> set[int]:
+        """Ids of the records with any of `wanted` among their `keys`.
+
+        The index called `index` is built from every record on first use and then kept
+        in step by put/put_many/delete; the first `keys` given for a name is the one used,
+        so a name must always mean the same key function.
+        """
+        return self._index(index, keys).ids(wanted)
+
+    def find(self, index: str, keys: KeyFunc, wanted: Iterable[Hashable]) -> list[dict[str, Any]]:
+        """`lookup` as records, in ascending id order like `all()`."""
+        return self.records(self.lookup(index, keys, wanted))
+
+    def records(self, ids: Iterable[int]) -> list[dict[str, Any]]:
+        """The stored records among `ids`, in ascending id order."""
+        rows = self._rows
+        return [rows[record_id] for record_id in sorted(ids) if record_id in rows]
+
+    def _index(self, name: str, keys: KeyFunc) -> _Index:
+        index = self._indexes.get(name)
+        if index is None:
+            index = _Index(keys)
+            for record_id, data in self._rows.items():
+                index.add(record_id, data)
+            self._indexes[name] = index
+        return index
 
 
 class Store:

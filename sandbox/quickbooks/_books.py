@@ -85,8 +85,7 @@ class Books:
         try:
             query = parse(text)
             entity = query.entity.lower()
-            rows = self.customers.all() if entity == "customer" else self.invoices.all()
-            result = run(query, rows)
+            result = run(query, self.customers if entity == "customer" else self.invoices)
         except QuerySyntaxError as exc:
             raise QboFault(*fidelity.QUERY_PARSE_FAULT, str(exc)) from None
         except QueryValidationError as exc:
@@ -175,9 +174,8 @@ class Books:
                 addr["Id"] = old.get("Id") or self._next_seq("address_seq")
 
     def _check_unique_name(self, name: str, own_id: str | None) -> None:
-        folded = name.strip().casefold()
-        for other in self.customers.all():
-            if other["Id"] != own_id and other.get("DisplayName", "").strip().casefold() == folded:
+        for other in self.customers.find("unique-name", _unique_name_key, [name.strip().casefold()]):
+            if other["Id"] != own_id:
                 raise QboFault(
                     "6240", "Duplicate Name Exists Error",
                     "The name supplied already exists. : Another customer, vendor or employee is already "
@@ -290,10 +288,10 @@ class Books:
             if record is None or key in seen:
                 return
             seen.add(key)
-            own = sum((Decimal(str(i.get("Balance", 0))) for i in self.invoices.all()
-                       if _ref_value(i.get("CustomerRef")) == record["Id"]), Decimal(0))
-            jobs = sum((Decimal(str(c.get("BalanceWithJobs", 0))) for c in self.customers.all()
-                        if _ref_value(c.get("ParentRef")) == record["Id"]), Decimal(0))
+            invoices = self.invoices.find("customer-ref", _customer_ref_key, [record["Id"]])
+            jobs_of = self.customers.find("parent-ref", _parent_ref_key, [record["Id"]])
+            own = sum((Decimal(str(i.get("Balance", 0))) for i in invoices), Decimal(0))
+            jobs = sum((Decimal(str(c.get("BalanceWithJobs", 0))) for c in jobs_of), Decimal(0))
             self._set_balance(record, own, own + jobs)
             customer_id = _ref_value(record.get("ParentRef"))
 
@@ -350,6 +348,24 @@ def _ref_value(ref: Any) -> str | None:
     if isinstance(ref, Mapping) and ref.get("value") not in (None, ""):
         return str(ref["value"])
     return None
+
+
+# Index keys (sandbox._store.Collection.find): writes look records up by these instead of scanning.
+
+def _unique_name_key(customer: Mapping[str, Any]) -> tuple[str | None]:
+    """DisplayName as the duplicate-name rule compares it (trimmed, case-folded)."""
+    name = customer.get("DisplayName", "")
+    return (name.strip().casefold() if isinstance(name, str) else None,)
+
+
+def _customer_ref_key(invoice: Mapping[str, Any]) -> tuple[str | None]:
+    """The customer whose Balance an invoice counts towards."""
+    return (_ref_value(invoice.get("CustomerRef")),)
+
+
+def _parent_ref_key(customer: Mapping[str, Any]) -> tuple[str | None]:
+    """The parent whose BalanceWithJobs a sub-customer counts towards."""
+    return (_ref_value(customer.get("ParentRef")),)
 
 
 def _clean_customer_fields(body: Mapping[str, Any]) -> dict[str, Any]:

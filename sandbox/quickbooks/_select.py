@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sandbox._store import Collection
 from sandbox.quickbooks import fidelity
 from sandbox.quickbooks._query import Condition, Query, Value
 from sandbox.quickbooks._wire import COMPANY_TZ
@@ -31,6 +32,8 @@ class EntitySchema:
 CUSTOMER = EntitySchema("Customer", fidelity.CUSTOMER_QUERYABLE, implicit_active=True)
 INVOICE = EntitySchema("Invoice", fidelity.INVOICE_QUERYABLE, implicit_active=False)
 ENTITIES = {schema.name.lower(): schema for schema in (CUSTOMER, INVOICE)}
+#: Kinds whose stored value always coerces without error, so an index over them is total.
+_INDEXED_KINDS = frozenset({"id", "str"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +50,17 @@ def schema_for(query: Query) -> EntitySchema:
     return schema
 
 
-def run(query: Query, rows: Iterable[dict[str, Any]]) -> Page | int:
-    """The matching page (or the count for `count(*)`); raises QueryValidationError."""
+def run(query: Query, rows: Iterable[dict[str, Any]] | Collection) -> Page | int:
+    """The matching page (or the count for `count(*)`); raises QueryValidationError.
+
+    Given a store `Collection`, an `=`/`IN` condition on an id or text field picks the
+    candidate rows through an index instead of a scan; every condition still applies.
+    """
     schema = schema_for(query)
     predicates = [_predicate(schema, c) for c in query.where]
     if schema.implicit_active and not any(_canonical(schema, c.field) == "Active" for c in query.where):
         predicates.append(lambda row: row.get("Active", True) is True)
-    matches = [row for row in rows if all(p(row) for p in predicates)]
+    matches = [row for row in _candidates(schema, query, rows) if all(p(row) for p in predicates)]
     if query.count:
         return len(matches)
     for order in reversed(query.order_by or ()):
@@ -73,6 +80,28 @@ def run(query: Query, rows: Iterable[dict[str, Any]]) -> Page | int:
             raise QueryValidationError(f"MAXRESULTS must be at most {fidelity.MAX_MAX_RESULTS}")
         size = fidelity.MAX_MAX_RESULTS
     return Page(schema.name, matches[start - 1 : start - 1 + size], start)
+
+
+def _candidates(
+    schema: EntitySchema, query: Query, rows: Iterable[dict[str, Any]] | Collection
+) -> Iterable[dict[str, Any]]:
+    """Rows that may match, in id order: an index lookup when a condition allows one, else all.
+
+    Called after the predicates are built, so a bad condition fails as it always did.
+    """
+    if not isinstance(rows, Collection):
+        return rows
+    for cond in query.where:
+        path, kind = _lookup(schema, cond.field)
+        if cond.op in ("=", "IN") and kind in _INDEXED_KINDS:
+            wanted = {w for v in cond.values if (w := _coerce_literal(v, kind, cond.field)) is not None}
+            return rows.find(f"{path}:{kind}", _stored_key(path, kind), wanted)
+    return rows.all()
+
+
+def _stored_key(path: str, kind: str) -> Callable[[dict[str, Any]], tuple[Any]]:
+    """The index key of a row: its value as `=`/`IN` compares it (see `_predicate`)."""
+    return lambda row: (_coerce_stored(_get(row, path), kind),)
 
 
 def _canonical(schema: EntitySchema, field: str) -> str | None:

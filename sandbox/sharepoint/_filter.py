@@ -2,12 +2,15 @@
 
 Supported: `fields/X eq|ne|gt|ge|lt|le <literal>`, `startswith(fields/X,'..')`, `and`,
 `or` (see fidelity), `not`, parentheses. String literals use single quotes, `''` escapes one.
+
+Besides the predicate, a parsed filter names the equalities (`fields/X eq 'v'`) that every
+match must satisfy, so a list can find candidates through an index (`equality_keys`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,6 +18,8 @@ from typing import Any
 from sandbox.sharepoint import fidelity
 
 Predicate = Callable[[Mapping[str, Any]], bool]
+#: `(column, literal)` of an `eq` comparison.
+Equality = tuple[str, Any]
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -39,6 +44,29 @@ class ParsedFilter:
     predicate: Predicate
     #: Columns the filter references (the caller checks them against the indexed set).
     columns: set[str] = field(default_factory=set)
+    #: Every matching item satisfies at least one of these; None when the filter gives no such set.
+    equalities: tuple[Equality, ...] | None = None
+
+
+@dataclass(frozen=True)
+class _Clause:
+    """A parsed sub-expression: its predicate and, when known, equalities one of which it implies."""
+
+    predicate: Predicate
+    equalities: tuple[Equality, ...] | None = None
+
+
+def _narrowest_of_all(clauses: list[_Clause]) -> tuple[Equality, ...] | None:
+    """For `and`: any conjunct's equalities hold, so take the shortest list."""
+    known = [c.equalities for c in clauses if c.equalities is not None]
+    return min(known, key=len) if known else None
+
+
+def _union_of_all(clauses: list[_Clause]) -> tuple[Equality, ...] | None:
+    """For `or`: a match satisfies some disjunct, so only a union over all of them holds."""
+    if any(c.equalities is None for c in clauses):
+        return None
+    return tuple(eq for c in clauses for eq in c.equalities or ())
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -78,6 +106,35 @@ def _normalize(value: Any) -> Any:
     if isinstance(value, str) and fidelity.FILTER_CASE_INSENSITIVE:
         return value.casefold()
     return value
+
+
+def _comparable_keys(value: str | int | float) -> list[Hashable]:
+    """One key per way `_compare` may find `value` equal to another: as number, moment, or text."""
+    keys: list[Hashable] = [("text", _normalize(str(value)))]
+    if (number := _as_number(value)) is not None:
+        keys.append(("number", number))
+    if isinstance(value, str) and (moment := _as_datetime(value)) is not None:
+        keys.append(("moment", moment))
+    return keys
+
+
+#: Index key of stored values `_compare` treats in ways `_comparable_keys` does not cover
+#: (booleans, objects); every lookup includes it, so those items are always candidates.
+_ANY_KEY: Hashable = ("any",)
+
+
+def equality_keys(value: Any) -> list[Hashable]:
+    """Index keys of a stored column value: `eq` can only hold when they meet `literal_keys`."""
+    if value is None:
+        return []
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return [_ANY_KEY]
+    return _comparable_keys(value)
+
+
+def literal_keys(literal: str | int | float) -> list[Hashable]:
+    """The keys to look up for `column eq literal` (a literal that is neither null nor a boolean)."""
+    return [_ANY_KEY, *_comparable_keys(literal)]
 
 
 def _compare(left: Any, op: str, right: Any) -> bool:
@@ -146,12 +203,12 @@ class _Parser:
         return False
 
     def parse(self) -> ParsedFilter:
-        predicate = self.parse_or()
+        clause = self.parse_or()
         if self.peek() is not None:
             raise FilterError(f"Invalid filter clause: unexpected '{self.peek()[1]}'.")  # type: ignore[index]
-        return ParsedFilter(predicate, self.columns)
+        return ParsedFilter(clause.predicate, self.columns, clause.equalities)
 
-    def parse_or(self) -> Predicate:
+    def parse_or(self) -> _Clause:
         parts = [self.parse_and()]
         while self.keyword("or"):
             if not fidelity.FILTER_SUPPORTS_OR:
@@ -159,28 +216,30 @@ class _Parser:
             parts.append(self.parse_and())
         if len(parts) == 1:
             return parts[0]
-        return lambda item: any(p(item) for p in parts)
+        predicates = [p.predicate for p in parts]
+        return _Clause(lambda item: any(p(item) for p in predicates), _union_of_all(parts))
 
-    def parse_and(self) -> Predicate:
+    def parse_and(self) -> _Clause:
         parts = [self.parse_unary()]
         while self.keyword("and"):
             parts.append(self.parse_unary())
         if len(parts) == 1:
             return parts[0]
-        return lambda item: all(p(item) for p in parts)
+        predicates = [p.predicate for p in parts]
+        return _Clause(lambda item: all(p(item) for p in predicates), _narrowest_of_all(parts))
 
-    def parse_unary(self) -> Predicate:
+    def parse_unary(self) -> _Clause:
         if self.keyword("not"):
-            inner = self.parse_unary()
-            return lambda item: not inner(item)
+            inner = self.parse_unary().predicate
+            return _Clause(lambda item: not inner(item))
         token = self.peek()
         if token == ("punct", "("):
             self.next()
-            inner = self.parse_or()
+            clause = self.parse_or()
             self.expect(")")
-            return inner
+            return clause
         if token is not None and token[0] == "name" and token[1].lower() == "startswith":
-            return self.parse_startswith()
+            return _Clause(self.parse_startswith())
         return self.parse_comparison()
 
     def parse_startswith(self) -> Predicate:
@@ -207,14 +266,17 @@ class _Parser:
 
         return predicate
 
-    def parse_comparison(self) -> Predicate:
+    def parse_comparison(self) -> _Clause:
         column = self.parse_column()
         kind, op = self.next()
         op = op.lower()
         if kind != "name" or op not in _COMPARISONS:
             raise FilterError(f"Invalid filter clause: unsupported operator '{op}'.")
         literal = self.parse_literal()
-        return lambda item: _compare(item.get(column), op, literal)
+        # `eq null` and `eq true/false` follow other rules in `_compare`; those are not narrowed.
+        indexable = op == "eq" and literal is not None and not isinstance(literal, bool)
+        return _Clause(lambda item: _compare(item.get(column), op, literal),
+                       ((column, literal),) if indexable else None)
 
     def parse_column(self) -> str:
         kind, text = self.next()

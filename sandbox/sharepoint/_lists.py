@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection as AbstractCollection
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -171,6 +172,10 @@ class Site:
                 picked[name] = self._lookup_value(name, own[f"{name}LookupId"])
         return picked
 
+    def field_view(self, site_list: SiteList, item: dict[str, Any]) -> Mapping[str, Any]:
+        """`render_fields(site_list, item)` as a mapping that renders only when it must (see FieldView)."""
+        return FieldView(self, site_list, item)
+
     def _lookup_value(self, column: str, target_id: str) -> str | None:
         target = self.list_by_collection("customers").items.get(int(target_id)) if target_id.isdigit() else None
         return (target or {}).get("fields", {}).get("Title")
@@ -205,6 +210,40 @@ class Site:
             )
             wire["fields"] = self.render_fields(site_list, item, select)
         return wire
+
+
+class FieldView(Mapping[str, Any]):
+    """An item's fieldValueSet read column by column, for `$filter` predicates and indexes.
+
+    A list's own columns never share a name with a computed one (id, Created, LinkTitle, ...),
+    so they are read straight from the stored `fields`; any other column renders the whole
+    set once. Filters mostly read own columns, so most items are never rendered at all.
+    """
+
+    def __init__(self, site: Site, site_list: SiteList, item: dict[str, Any]) -> None:
+        self._site = site
+        self._list = site_list
+        self._item = item
+        self._full: dict[str, Any] | None = None
+
+    def __getitem__(self, column: str) -> Any:
+        if column not in self._list.definition.columns:
+            return self._rendered()[column]
+        own = self._item.get("fields", {})
+        if column not in own or (fidelity.OMIT_EMPTY_COLUMNS and own[column] in (None, "")):
+            raise KeyError(column)
+        return own[column]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rendered())
+
+    def __len__(self) -> int:
+        return len(self._rendered())
+
+    def _rendered(self) -> dict[str, Any]:
+        if self._full is None:
+            self._full = self._site.render_fields(self._list, self._item)
+        return self._full
 
 
 def _user(stored: dict[str, Any] | None) -> dict[str, Any]:
