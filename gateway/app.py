@@ -173,7 +173,8 @@ class C360GraphQL(GraphQL[Context, None]):
                 if media_type is None:
                     raise HTTPException(406, f"Accept {GRAPHQL_RESPONSE_JSON} or {LEGACY_JSON}")
                 request.state.graphql_media_type = media_type
-                if cache is not None and scope["method"] == "POST":
+                if cache is not None and scope["method"] == "POST" and _json_body(request):
+                    # Only a body `parse_http_body` accepts: a stored answer must not skip its 415.
                     cache_key = ResponseCache.key(media_type, await request.body())
                     hit = cache.get(cache_key)
                     if hit is not None:
@@ -313,6 +314,11 @@ class C360GraphQL(GraphQL[Context, None]):
         response.headers.raw.extend(sub_response.headers.raw)
         response.background = sub_response.background
         return response
+
+
+def _json_body(request: Request) -> bool:
+    content_type = request.headers.get("content-type")
+    return bool(content_type) and parse_content_type(content_type)[0] == LEGACY_JSON
 
 
 async def _send_body(send: Send, status: int, content_type: str, body: bytes) -> None:

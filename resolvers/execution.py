@@ -44,6 +44,10 @@ def _plan(field_def: GraphQLField) -> LeafReader:
     attribute = getattr(definition, "python_name", None)
     if not isinstance(attribute, str) or getattr(definition, "base_resolver", None) is not None:
         return None
+    if getattr(definition, "extensions", None) or getattr(definition, "default_resolver", getattr) is not getattr:
+        # Field extensions (permission classes among them) run inside the resolver, and a
+        # configured default resolver may not be getattr: only the general path does either.
+        return None
     field_type = field_def.type
     nullable = not isinstance(field_type, GraphQLNonNull)
     if isinstance(field_type, GraphQLNonNull):

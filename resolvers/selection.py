@@ -26,7 +26,9 @@ def selected_names(info: Info, path: Sequence[str] = ()) -> frozenset[str]:
     `selected_names(info, ("edges", "node"))` in `customers` gives the Customer fields
     asked for, from every alias and fragment that reaches them.
     """
-    level = _fields(info.selected_fields)
+    # `info.selected_fields` is the field being resolved itself (one entry per place the
+    # document asks for this response key; they are merged): its children are the level below.
+    level = _fields(s for field in _fields(info.selected_fields) for s in field.selections)
     for name in path:
         level = _fields(s for field in level if field.name == name for s in field.selections)
     return frozenset(field.name for field in level)

@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any, Optional, TypeAlias, TypeVar
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
 from connectors import Address as AddressRecord
@@ -205,7 +204,7 @@ class Customer:
     links: strawberry.Private[list[LinkInfo]]
     _fetched: strawberry.Private[asyncio.Task[_Fetched] | None] = None
     _ready: strawberry.Private[_Fetched | None] = None
-    _related_ready: strawberry.Private[dict[str, list[Any] | GraphQLError] | None] = None
+    _related_ready: strawberry.Private[dict[str, list[Any] | Exception] | None] = None
 
     async def _records(self, info: Info) -> _Fetched:
         # Several fields of one customer resolve concurrently; they share one fetch.
@@ -228,7 +227,7 @@ class Customer:
         self, info: Info, relation: str, compute: Callable[[list[Any]], R]
     ) -> MaybeAwaitable[R]:
         ready = self._related_ready.get(relation) if self._related_ready is not None else None
-        if isinstance(ready, GraphQLError):
+        if isinstance(ready, Exception):
             raise ready
         if ready is not None:
             return compute(ready)
@@ -243,17 +242,22 @@ class Customer:
         relations = [RELATION_FIELDS[f] for f in fields if f in RELATION_FIELDS]
         needs_records = not fields.isdisjoint(RECORD_FIELDS)
 
+        # A failure is kept for the field that needs it, never raised here: raised here it would
+        # fail the root field (the whole page) instead of one nullable field of one customer.
         async def relation(name: str) -> None:
             try:
-                items: list[Any] | GraphQLError = await self._related(getattr(info.context.relations, name))
-            except GraphQLError as exc:
+                items: list[Any] | Exception = await self._related(getattr(info.context.relations, name))
+            except Exception as exc:  # noqa: BLE001 - re-raised by the field (see _with_related)
                 items = exc
             if self._related_ready is None:
                 self._related_ready = {}
             self._related_ready[name] = items
 
         async def records() -> None:
-            self._ready = await self._records(info)
+            try:
+                self._ready = await self._records(info)
+            except Exception:  # noqa: BLE001, S110 - `_fetched` holds it: every record field awaits it and fails
+                pass
 
         await asyncio.gather(*(relation(r) for r in relations), *([records()] if needs_records else []))
 
