@@ -318,7 +318,7 @@ class C360GraphQL(GraphQL[Context, None]):
 
 def _json_body(request: Request) -> bool:
     content_type = request.headers.get("content-type")
-    return bool(content_type) and parse_content_type(content_type)[0] == LEGACY_JSON
+    return content_type is not None and parse_content_type(content_type)[0] == LEGACY_JSON
 
 
 async def _send_body(send: Send, status: int, content_type: str, body: bytes) -> None:
