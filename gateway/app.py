@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import logging
 import time
 import uuid
@@ -321,6 +322,17 @@ def _json_body(request: Request) -> bool:
     return content_type is not None and parse_content_type(content_type)[0] == LEGACY_JSON
 
 
+def _settle_heap() -> None:
+    """Moves what start-up built (schema, settings, modules) out of the garbage collector's sight.
+
+    Why: a page of 100 whole views allocates ~100k short-lived objects; each full
+    collection would otherwise walk every long-lived start-up object too. `gc.freeze`
+    is the standard remedy for servers (objects stay alive, they are just not rescanned).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def _send_body(send: Send, status: int, content_type: str, body: bytes) -> None:
     """A stored answer, straight to the socket (no Response object on the hot path)."""
     await send({
@@ -380,6 +392,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         )
         log.info("gateway ready", extra={"systems": ",".join(s.value for s in connectors)})
         try:
+            _settle_heap()
             yield {
                 "services": opened,
                 "engine": engine,
