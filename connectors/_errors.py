@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,3 +83,10 @@ class DuplicateRecord(ConnectorError):
 
 class SourceRejected(ConnectorError):
     """The system refused the request as invalid (a permanent failure)."""
+
+
+#: Set by the caller that bounds a call in time (ResilientConnector): the failures the call
+#: retried, so a call cut by the deadline can say what the system was doing, not only "too slow".
+retried_failures: contextvars.ContextVar[list[ConnectorError] | None] = contextvars.ContextVar(
+    "c360_retried_failures", default=None
+)

@@ -15,12 +15,13 @@ from typing import Any, Protocol
 
 import httpx
 
-from connectors._errors import ConnectorError, RateLimited, SourceTimeout, SourceUnavailable
+from connectors._errors import ConnectorError, RateLimited, SourceTimeout, SourceUnavailable, retried_failures
 from connectors._record import SystemName
 from connectors._retry import may_retry_after, retry_delay, server_retry_after
 from connectors._settings import UpstreamLimits
 
 log = logging.getLogger("c360.connectors")
+
 
 #: Set by the gateway per incoming request; forwarded upstream so one id follows a query everywhere.
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("c360_request_id", default=None)
@@ -155,6 +156,8 @@ class SourceClient:
             delay = retry_delay(resp, attempt - 1, self.limits)
             if not may_retry_after(delay, time.monotonic() - started, self.limits):
                 raise failure
+            if (seen := retried_failures.get()) is not None:
+                seen.append(failure)
             log.info(
                 "retrying upstream call",
                 extra={"system": str(self.system), "attempt": attempt, "delay_s": round(delay, 3),

@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from connectors._breaker import CircuitBreaker, Clock
-from connectors._errors import SourceTimeout
+from connectors._errors import ConnectorError, SourceTimeout, SourceUnavailable, retried_failures
 from connectors._protocol import Connector
 from connectors._record import RecordChanges, SourceRecord, SystemName
 from connectors._settings import ResilienceSettings
@@ -93,6 +93,8 @@ class ResilientConnector:
         if budget is not None and budget <= 0:
             raise SourceTimeout(self.system, f"{what}: request deadline already passed")
         admitted = False
+        retried: list[ConnectorError] = []
+        retried_token = retried_failures.set(retried)
         try:
             async with asyncio.timeout(budget):
                 async with self._slots:
@@ -108,9 +110,12 @@ class ResilientConnector:
             # asyncio.timeout turns its own cancellation into TimeoutError; the call's own
             # TimeoutErrors (none expected: connectors translate theirs) are treated the same.
             within = f"within {budget:g}s" if budget is not None else "in time"
-            failure = SourceTimeout(
+            failure: ConnectorError = SourceTimeout(
                 self.system, f"{what}: no answer {within}" if admitted else f"{what}: no free slot {within}"
             )
+            if retried and isinstance(retried[-1], SourceUnavailable) and not isinstance(retried[-1], SourceTimeout):
+                # The system kept refusing until the deadline: that is an outage, not slowness.
+                failure = SourceUnavailable(self.system, f"{what}: {retried[-1].message}; retried until the deadline")
             if admitted:
                 self.breaker.record_failure(failure)
             raise failure from exc
@@ -121,6 +126,8 @@ class ResilientConnector:
                 else:  # cancelled by the caller: says nothing about the system
                     self.breaker.release()
             raise
+        finally:
+            retried_failures.reset(retried_token)
         self.breaker.record_success()
         return result
 

@@ -224,3 +224,22 @@ async def test_a_429_storm_from_teamwork_is_absorbed_without_early_retries(
             assert before.wait_given is not None
             waited = after.sent - before.received
             assert waited >= before.wait_given - 0.01, (path, waited, before.wait_given)
+
+
+async def test_a_system_refusing_until_the_deadline_is_unavailable_not_slow(
+    qbo: Qbo, qbo_connector: Callable[[UpstreamLimits], QuickBooksConnector]
+) -> None:
+    customer_id = qbo.create_customer(DisplayName="Acme Outage Ltd")["Id"]
+    patient = UpstreamLimits(timeout_s=10, max_attempts=50, backoff_base_s=0.05, backoff_max_s=0.05)
+    conn = ResilientConnector(qbo_connector(patient), ResilienceSettings(failure_threshold=100))
+    await conn.fetch(customer_id)
+    # Each 503 takes 150 ms, so the deadline falls while an attempt is in flight.
+    qbo.admin("PATCH", "/faults", {"error_rate": 1, "error_status": 503, "latency_ms": 150})
+    token = request_deadline.set(time.monotonic() + 0.6)
+    try:
+        with pytest.raises(SourceUnavailable) as caught:
+            await conn.fetch(customer_id)
+    finally:
+        request_deadline.reset(token)
+        qbo.admin("PATCH", "/faults", {"error_rate": 0, "latency_ms": 0})
+    assert not isinstance(caught.value, SourceTimeout), caught.value
