@@ -362,17 +362,26 @@ def open_response_cache(settings: Settings, xref: XrefService, connectors: dict[
     return cache
 
 
+def close_response_cache(cache: ResponseCache | None, connectors: dict[Any, Any]) -> None:
+    """Unhooks the cache from connectors that outlive this app (services handed in by a caller)."""
+    if cache is None:
+        return
+    for connector in connectors.values():
+        if isinstance(connector, CachedConnector) and cache.invalidate in connector.forget_listeners:
+            connector.forget_listeners.remove(cache.invalidate)
+
+
 def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
     """The gateway. Pass `services` to run over ready-made connectors and xref (tests); else they open here."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if services is not None:
-            yield {
-                "services": services,
-                "engine": None,
-                "response_cache": open_response_cache(settings, services.xref, dict(services.connectors)),
-            }
+            responses = open_response_cache(settings, services.xref, dict(services.connectors))
+            try:
+                yield {"services": services, "engine": None, "response_cache": responses}
+            finally:
+                close_response_cache(responses, dict(services.connectors))
             return
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.resolved_database_url)

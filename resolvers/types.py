@@ -185,8 +185,8 @@ RECORD_FIELDS = frozenset(
     {"name", "email", "phone", "address", "website", "conflicts", "status", "lifecycle", "balance", "crm",
      "projectManagement", "billing"}
 )
-#: Customer field → the relation it reads (`Relations` attribute of the request context).
-RELATION_FIELDS = {"projects": "projects", "invoices": "invoices", "documents": "documents"}
+#: Customer fields named after the relation they read (a `Relations` attribute of the request context).
+RELATION_FIELDS = frozenset({"projects", "invoices", "documents"})
 
 
 @strawberry.type(description="One real-world customer, combined live from every system that holds it.")
@@ -239,7 +239,7 @@ class Customer:
 
     async def prefetch(self, info: Info, fields: AbstractSet[str]) -> None:
         """Loads what `fields` need (records, relations) so those fields answer without awaiting."""
-        relations = [RELATION_FIELDS[f] for f in fields if f in RELATION_FIELDS]
+        relations = sorted(fields & RELATION_FIELDS)
         needs_records = not fields.isdisjoint(RECORD_FIELDS)
 
         # A failure is kept for the field that needs it, never raised here: raised here it would

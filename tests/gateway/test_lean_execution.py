@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC
 from decimal import Decimal
 from typing import Any
@@ -38,8 +38,8 @@ from resolvers.errors import MaskInternalErrors
 from resolvers.execution import LeanExecutionContext
 from resolvers.limits import GraphQLLimits, limit_extensions
 from resolvers.types import Customer
-from tests.support.fakes import FakeConnector
-from xref import CustomerInfo, CustomerPage, LinkInfo
+from tests.support.fakes import Billing, FakeXref, Library, Projects
+from xref import CustomerInfo, LinkInfo
 
 # `resolvers.schema` the attribute is the Schema object `resolvers/__init__` exports; this is the module.
 schema_module = importlib.import_module("resolvers.schema")
@@ -76,72 +76,6 @@ ONE = "query One($id: ID!) { customer(id: $id) { %s } }" % WHOLE_VIEW
 
 
 # --- fakes -------------------------------------------------------------------------------------
-
-
-class RelatedFake(FakeConnector):
-    """A fake holding one relation; `relation_fails` makes loading it raise."""
-
-    def __init__(
-        self,
-        system: SystemName,
-        records: Sequence[SourceRecord],
-        related: Mapping[str, list[Any]] | None = None,
-        *,
-        relation_fails: Exception | None = None,
-        fetch_fails: Exception | None = None,
-    ) -> None:
-        super().__init__(system, records)
-        self.related = dict(related or {})
-        self.relation_fails = relation_fails
-        self.fetch_fails = fetch_fails
-
-    async def fetch_many(self, record_ids: Sequence[str]) -> list[SourceRecord | None]:
-        if self.fetch_fails is not None:
-            raise self.fetch_fails
-        return await super().fetch_many(record_ids)
-
-    async def _relation(self, ids: Sequence[str]) -> dict[str, list[Any]]:
-        if self.relation_fails is not None:
-            raise self.relation_fails
-        return {i: list(self.related.get(i, [])) for i in ids}
-
-
-class Billing(RelatedFake):
-    async def invoices_for(self, ids: Sequence[str]) -> dict[str, list[Any]]:
-        return await self._relation(ids)
-
-
-class Projects(RelatedFake):
-    async def projects_for(self, ids: Sequence[str]) -> dict[str, list[Any]]:
-        return await self._relation(ids)
-
-
-class Library(RelatedFake):
-    async def documents_for(self, ids: Sequence[str]) -> dict[str, list[Any]]:
-        return await self._relation(ids)
-
-
-class FakeXref:
-    """The index look-ups the Customer resolvers use, over fixed customers."""
-
-    generation = 0
-
-    def __init__(self, customers: Sequence[CustomerInfo]) -> None:
-        self.customers = {c.id: c for c in customers}
-
-    async def get(self, customer_id: str) -> CustomerInfo | None:
-        return self.customers.get(customer_id)
-
-    async def list_customers(self, first: int, after: str | None = None, systems: Any = None) -> CustomerPage:
-        found = tuple(self.customers.values())[:first]
-        return CustomerPage(customers=found, end_cursor=None, has_next_page=False, total=len(found))
-
-    async def links_for(self, ids: Sequence[str]) -> dict[str, list[LinkInfo]]:
-        return {i: list(self.customers[i].links) for i in ids if i in self.customers}
-
-    async def customers_for(self, keys: Sequence[tuple[SystemName, str]]) -> dict[tuple[SystemName, str], str]:
-        owners = {(link.system, link.record_id): c.id for c in self.customers.values() for link in c.links}
-        return {key: owners[key] for key in keys if key in owners}
 
 
 def link(customer: str, system: SystemName, rid: str, **evidence: Any) -> LinkInfo:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Mapping, Sequence
 from datetime import UTC
 from decimal import Decimal
 from typing import Any
@@ -20,8 +19,8 @@ from connectors import Address, Invoice, Project, SourceRecord, SourceUnavailabl
 from gateway.config import Settings
 from resolvers import Services, build_context, schema
 from resolvers.survivorship import DEFAULT_POLICY, Policy, Rule, Strategy, choose, conflicts, unified
-from tests.support.fakes import FakeConnector, make_record
-from xref import CustomerInfo, CustomerPage, LinkInfo
+from tests.support.fakes import Billing, FakeXref, Projects, make_record
+from xref import CustomerInfo, LinkInfo
 
 QB, SP, TW = SystemName.QUICKBOOKS, SystemName.SHAREPOINT, SystemName.TEAMWORK
 T0 = datetime.datetime(2024, 1, 1, tzinfo=UTC)
@@ -127,47 +126,6 @@ def test_settings_refuse_an_unknown_attribute() -> None:
 
 
 # --- in-process GraphQL: today injected, one call per relation, a failing system nulls only its fields ---
-
-
-class RelatedFake(FakeConnector):
-    """A fake with the relation methods, counting calls; `relation_fails` makes them raise."""
-
-    def __init__(self, system: SystemName, records: Sequence[SourceRecord], related: Mapping[str, list[Any]],
-                 relation_fails: Exception | None = None) -> None:
-        super().__init__(system, records)
-        self.related = related
-        self.relation_calls: list[list[str]] = []
-        self.relation_fails = relation_fails
-
-    async def _relation(self, ids: Sequence[str]) -> dict[str, list[Any]]:
-        self.relation_calls.append(list(ids))
-        if self.relation_fails is not None:
-            raise self.relation_fails
-        return {i: list(self.related.get(i, [])) for i in ids}
-
-
-class Billing(RelatedFake):
-    async def invoices_for(self, ids: Sequence[str]) -> dict[str, list[Any]]:
-        return await self._relation(ids)
-
-
-class Projects(RelatedFake):
-    async def projects_for(self, ids: Sequence[str]) -> dict[str, list[Any]]:
-        return await self._relation(ids)
-
-
-class FakeXref:
-    """The two look-ups the Customer resolvers need, over fixed customers."""
-
-    def __init__(self, customers: Sequence[CustomerInfo]) -> None:
-        self.customers = {c.id: c for c in customers}
-
-    async def get(self, customer_id: str) -> CustomerInfo | None:
-        return self.customers.get(customer_id)
-
-    async def list_customers(self, first: int, after: str | None = None, systems: Any = None) -> CustomerPage:
-        found = tuple(self.customers.values())[:first]
-        return CustomerPage(customers=found, end_cursor=None, has_next_page=False, total=len(found))
 
 
 def link(customer: str, system: SystemName, rid: str) -> LinkInfo:

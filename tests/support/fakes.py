@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
 
 from connectors import (
     Address,
@@ -19,8 +20,9 @@ from connectors import (
     VersionConflict,
 )
 from connectors._record import with_changes
+from xref import CustomerInfo, CustomerPage, LinkInfo
 
-__all__ = ["FakeConnector", "make_record"]
+__all__ = ["Billing", "FakeConnector", "FakeXref", "Library", "Projects", "RelatedFake", "make_record"]
 
 
 def make_record(
@@ -167,3 +169,71 @@ SAMPLE_RECORDS = [
     # Only in Teamwork.
     make_record(SystemName.TEAMWORK, "11", name="Lonely Ltd"),
 ]
+
+
+class RelatedFake(FakeConnector):
+    """A fake holding one relation, counting its calls; `relation_fails`/`fetch_fails` make them raise."""
+
+    def __init__(
+        self,
+        system: SystemName,
+        records: Sequence[SourceRecord],
+        related: Mapping[str, list[Any]] | None = None,
+        *,
+        relation_fails: Exception | None = None,
+        fetch_fails: Exception | None = None,
+    ) -> None:
+        super().__init__(system, records)
+        self.related = dict(related or {})
+        self.relation_calls: list[list[str]] = []
+        self.relation_fails = relation_fails
+        self.fetch_fails = fetch_fails
+
+    async def fetch_many(self, record_ids: Sequence[str]) -> list[SourceRecord | None]:
+        if self.fetch_fails is not None:
+            raise self.fetch_fails
+        return await super().fetch_many(record_ids)
+
+    async def _relation(self, ids: Sequence[str]) -> dict[str, list[Any]]:
+        self.relation_calls.append(list(ids))
+        if self.relation_fails is not None:
+            raise self.relation_fails
+        return {i: list(self.related.get(i, [])) for i in ids}
+
+
+class Billing(RelatedFake):
+    async def invoices_for(self, ids: Sequence[str]) -> dict[str, list[Any]]:
+        return await self._relation(ids)
+
+
+class Projects(RelatedFake):
+    async def projects_for(self, ids: Sequence[str]) -> dict[str, list[Any]]:
+        return await self._relation(ids)
+
+
+class Library(RelatedFake):
+    async def documents_for(self, ids: Sequence[str]) -> dict[str, list[Any]]:
+        return await self._relation(ids)
+
+
+class FakeXref:
+    """The index look-ups the Customer resolvers use, over fixed customers."""
+
+    generation = 0
+
+    def __init__(self, customers: Sequence[CustomerInfo]) -> None:
+        self.customers = {c.id: c for c in customers}
+
+    async def get(self, customer_id: str) -> CustomerInfo | None:
+        return self.customers.get(customer_id)
+
+    async def list_customers(self, first: int, after: str | None = None, systems: Any = None) -> CustomerPage:
+        found = tuple(self.customers.values())[:first]
+        return CustomerPage(customers=found, end_cursor=None, has_next_page=False, total=len(found))
+
+    async def links_for(self, ids: Sequence[str]) -> dict[str, list[LinkInfo]]:
+        return {i: list(self.customers[i].links) for i in ids if i in self.customers}
+
+    async def customers_for(self, keys: Sequence[tuple[SystemName, str]]) -> dict[tuple[SystemName, str], str]:
+        owners = {(link.system, link.record_id): c.id for c in self.customers.values() for link in c.links}
+        return {key: owners[key] for key in keys if key in owners}
