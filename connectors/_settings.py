@@ -89,10 +89,11 @@ class SharePointSettings(BaseModel):
     documents_list_id: str = "Documents"
     #: Filtering on non-indexed columns needs this header (source-apis.md 1.3).
     honor_non_indexed_queries: bool = True
-    #: Keys asked for in one `$filter` joined by `or` (records by id, documents by customer). 0 or 1:
-    #: one sub-request per key through `$batch` (20 a call), which source-apis.md 1.8 confirms. `or` in
-    #: list-item filters is a "(verify)" item: raise this only after checking it on your tenant.
-    or_filter_terms: int = Field(0, ge=0, le=100)
+    #: Keys asked for in one `$filter` joined by `or` (records by id, documents by customer), so a page
+    #: of 100 is one `$batch` per relation. `or` in list-item filters is a "(verify)" item: a tenant that
+    #: refuses it (400) switches the connector to one key per sub-request (20 a `$batch`, source-apis.md
+    #: 1.8) on the first refusal. 0 or 1: never try `or`.
+    or_filter_terms: int = Field(20, ge=0, le=100)
     limits: UpstreamLimits | None = None
     resilience: ResilienceSettings | None = None
 

@@ -2,14 +2,18 @@
 
 Reads of many ids and per-customer document lookups go through JSON `$batch` (at most
 20 sub-requests each, several batches at once); throttled sub-requests are retried
-after their own `Retry-After`. With `or_filter_terms` set (a tenant checked to accept
-`or` in list-item filters), each sub-request asks for that many keys at once, so a
-page of 100 customers is one `$batch` per relation instead of five.
+after their own `Retry-After`. With `or_filter_terms` above 1 (the default), each
+sub-request asks for that many keys at once (`k1 or k2 ...`), so a page of 100 customers
+is one `$batch` per relation instead of five. Whether a tenant accepts `or` in list-item
+filters is a "(verify)" item in source-apis.md: the first refusal (HTTP 400 on an `or`
+filter) switches this connector to one key per sub-request for the rest of its life,
+and the call that was refused is answered that way, so a user never sees the probe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -41,6 +45,8 @@ from connectors._sharepoint_wire import (
 
 __all__ = ["SharePointConnector"]
 
+log = logging.getLogger(__name__)
+
 #: Graph's JSON batch limit (source-apis.md 1.8).
 MAX_BATCH = 20
 #: Batches in flight at once for one call; more would only trip throttling sooner.
@@ -58,6 +64,10 @@ class _SubResponse:
     status: int
     headers: Mapping[str, str]
     body: Any
+
+
+class _OrFilterRefused(Exception):
+    """The tenant answered 400 to a `$filter` joining keys with `or`."""
 
 
 #: Spellings of one North American number seen in the Phone column (a free-text column, so people
@@ -111,6 +121,8 @@ class SharePointConnector:
         self._documents = f"/sites/{site}/lists/{quote(settings.documents_list_id, safe='')}/items"
         self._filter_headers = {"Prefer": PREFER_NON_INDEXED} if settings.honor_non_indexed_queries else {}
         self._web_prefix: str | None = None
+        #: Set once the tenant refuses `or` in a list-item filter; never reset (a tenant does not change).
+        self._or_refused = False
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -166,21 +178,33 @@ class SharePointConnector:
         urls = [self._list_url(path, columns, f) for f in filters]
         answers = await self._batch_get([(u, self._filter_headers) for u in urls])
         items: list[Mapping[str, Any]] = []
-        for answer in answers:
+        for query, answer in zip(filters, answers, strict=True):
+            if answer.status == 400 and " or " in query:
+                raise _OrFilterRefused(error_from_parts(answer.status, answer.headers, answer.body))
             if answer.status != 200:
                 raise error_from_parts(answer.status, answer.headers, answer.body)
             async for item in self._pages("", answer.body, self._filter_headers):
                 items.append(item)
         return items
 
-    @property
-    def _joins_keys(self) -> bool:
-        return self.settings.or_filter_terms > 1
+    async def _items_by_keys(self, path: str, columns: Sequence[str], column: str,
+                             keys: Sequence[str]) -> list[Mapping[str, Any]] | None:
+        """Items whose `column` is one of `keys`, several keys per `or` filter; None when `or` is off
+        or the tenant refused it (the caller then asks one key per sub-request)."""
+        if self.settings.or_filter_terms <= 1 or self._or_refused:
+            return None
+        try:
+            return await self._filtered_items(path, columns, self._or_filters(column, keys))
+        except _OrFilterRefused as refused:
+            self._or_refused = True
+            log.warning("SharePoint refused `or` in a list-item filter (%s); asking one key per $batch "
+                        "sub-request from now on (set or_filter_terms=0 to skip the attempt)", refused.args[0])
+            return None
 
     async def fetch_many(self, record_ids: Sequence[str]) -> list[SourceRecord | None]:
         wanted = _unique([rid for rid in record_ids if rid.isdigit()])
-        if self._joins_keys:
-            items = await self._filtered_items(self._items, CUSTOMER_COLUMNS, self._or_filters("fields/id", wanted))
+        items = await self._items_by_keys(self._items, CUSTOMER_COLUMNS, "fields/id", wanted)
+        if items is not None:
             by_id = {record.id: record for record in map(self._record, items)}
             return [by_id.get(rid) for rid in record_ids]
         answers = await self._batch_get([(f"{self._items}/{rid}?expand=fields", {}) for rid in wanted])
@@ -244,10 +268,10 @@ class SharePointConnector:
         """Each customer's files in the document library: one `$filter` per customer (or per `or_filter_terms`
         customers), sent by `$batch`."""
         wanted = _unique([cid for cid in customer_ids if cid.isdigit()])
-        if self._joins_keys:
+        items = await self._items_by_keys(self._documents, DOCUMENT_COLUMNS, "fields/CustomerLookupId", wanted)
+        if items is not None:
             found: dict[str, list[Document]] = {cid: [] for cid in customer_ids}
-            column = "fields/CustomerLookupId"
-            for item in await self._filtered_items(self._documents, DOCUMENT_COLUMNS, self._or_filters(column, wanted)):
+            for item in items:
                 owner = str((item.get("fields") or {}).get("CustomerLookupId") or "")
                 if owner in found:
                     found[owner].append(document_from_item(item, owner))

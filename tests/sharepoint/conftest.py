@@ -80,6 +80,14 @@ async def connector(sp_settings: SharePointSettings) -> AsyncIterator[SharePoint
     await conn.aclose()
 
 
+@pytest.fixture
+async def per_key_connector(sp_settings: SharePointSettings) -> AsyncIterator[SharePointConnector]:
+    """A connector that never joins keys with `or`: one `$batch` sub-request per key."""
+    conn = SharePointConnector(sp_settings.model_copy(update={"or_filter_terms": 0}), UpstreamLimits())
+    yield conn
+    await conn.aclose()
+
+
 AdminCall = Callable[..., httpx.Response]
 
 

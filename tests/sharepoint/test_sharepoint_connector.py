@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 
@@ -16,6 +16,7 @@ from connectors import (
     RecordChanges,
     RecordNotFound,
     SharePointSettings,
+    SourceRecord,
     SourceRejected,
     SystemName,
     UpstreamLimits,
@@ -24,6 +25,7 @@ from connectors import (
 from connectors.sharepoint import SharePointConnector
 from sandbox._simulator import Simulator
 from sandbox._store import Store
+from sandbox.sharepoint import fidelity as sharepoint_fidelity
 from tests.sharepoint._data import CUSTOMERS, make_item
 
 
@@ -118,11 +120,11 @@ def _seed(store: Store, count: int) -> None:
 
 
 async def test_fetch_many_batches_by_twenty(
-    connector: SharePointConnector, sp_sim: Simulator, sp_store: Store
+    per_key_connector: SharePointConnector, sp_sim: Simulator, sp_store: Store
 ) -> None:
     _seed(sp_store, 40)
     ids = [str(i) for i in range(1, 46)]
-    records = await connector.fetch_many(ids)
+    records = await per_key_connector.fetch_many(ids)
     assert [r.id for r in records if r] == ids
     assert sp_sim.injector.calls.get("POST /v1.0/$batch") == 3
     single_gets = [call for call in sp_sim.injector.calls if call.startswith("GET ")]
@@ -203,29 +205,56 @@ async def test_wrong_secret_fails_without_leaking_it(
 
 @pytest.fixture
 async def or_connector(sp_settings: SharePointSettings) -> AsyncIterator[SharePointConnector]:
-    """A connector told the tenant accepts `or` in list-item filters, 10 keys a filter."""
+    """A connector asking 10 keys per `or` filter."""
     conn = SharePointConnector(sp_settings.model_copy(update={"or_filter_terms": 10}), UpstreamLimits())
     yield conn
     await conn.aclose()
 
 
+def _same(records: Sequence[SourceRecord | None]) -> list[object]:
+    return [(r.id, r.name, r.email, r.address) if r else None for r in records]
+
+
 async def test_or_filters_read_the_same_records_in_far_fewer_sub_requests(
-    connector: SharePointConnector, or_connector: SharePointConnector, sp_sim: Simulator, sp_store: Store
+    per_key_connector: SharePointConnector, or_connector: SharePointConnector, sp_sim: Simulator,
+    sp_store: Store,
 ) -> None:
     _seed(sp_store, 40)
     ids = [str(i) for i in range(1, 46)] + ["999", "abc", "7"]
-    expected = await connector.fetch_many(ids)
+    expected = await per_key_connector.fetch_many(ids)
     sp_sim.injector.calls.clear()
     joined = await or_connector.fetch_many(ids)
-    assert [(r.id, r.name, r.email, r.address) if r else None for r in joined] == [
-        (r.id, r.name, r.email, r.address) if r else None for r in expected
-    ]
+    assert _same(joined) == _same(expected)
     # 46 distinct numeric ids, 10 a filter: 5 sub-requests, all in one $batch call.
     assert sp_sim.injector.calls.get("POST /v1.0/$batch") == 1
 
 
 async def test_or_filters_find_each_customers_documents(
-    connector: SharePointConnector, or_connector: SharePointConnector
+    per_key_connector: SharePointConnector, or_connector: SharePointConnector
 ) -> None:
     wanted = ["1", "2", "4", "3", "5"]
-    assert await or_connector.documents_for(wanted) == await connector.documents_for(wanted)
+    assert await or_connector.documents_for(wanted) == await per_key_connector.documents_for(wanted)
+
+
+async def test_a_tenant_refusing_or_is_asked_one_key_per_sub_request_from_then_on(
+    connector: SharePointConnector, per_key_connector: SharePointConnector, sp_sim: Simulator,
+    sp_store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    _seed(sp_store, 40)
+    ids = [str(i) for i in range(1, 46)]
+    expected = await per_key_connector.fetch_many(ids)
+    expected_documents = await per_key_connector.documents_for(["1", "2", "3"])
+    monkeypatch.setattr(sharepoint_fidelity, "FILTER_SUPPORTS_OR", False)
+    sp_sim.injector.calls.clear()
+    caplog.set_level(logging.WARNING, logger="connectors.sharepoint")
+
+    assert _same(await connector.fetch_many(ids)) == _same(expected)
+    # The refused `or` batch, then 45 keys at 20 a batch: the caller never saw the refusal.
+    assert sp_sim.injector.calls.get("POST /v1.0/$batch") == 1 + 3
+    assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
+    assert "refused `or`" in caplog.records[0].message
+
+    sp_sim.injector.calls.clear()
+    assert await connector.documents_for(["1", "2", "3"]) == expected_documents
+    assert sp_sim.injector.calls.get("POST /v1.0/$batch") == 1  # no second attempt at `or`
+    assert len(caplog.records) == 1

@@ -33,11 +33,11 @@ async def test_two_second_outage_is_ridden_out_with_default_limits(
 
 
 async def test_throttled_batch_sub_requests_are_retried_after_their_retry_after(
-    connector: SharePointConnector, sp_admin: Callable, sp_sim: Simulator
+    per_key_connector: SharePointConnector, sp_admin: Callable, sp_sim: Simulator
 ) -> None:
-    await connector.fetch("1")
+    await per_key_connector.fetch("1")
     sp_admin("PATCH", "/faults", {"rate_limit_per_minute": 3, "rate_window_s": 1})
-    records = await connector.fetch_many(["1", "2", "3", "4", "5"])
+    records = await per_key_connector.fetch_many(["1", "2", "3", "4", "5"])
     assert [r.id for r in records if r] == ["1", "2", "3", "4", "5"]
     # The batch itself and two sub-requests fit each window, so the rest came in later batches.
     assert sp_sim.injector.calls["POST /v1.0/$batch"] >= 3
