@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import json
 import logging
 import time
 import uuid
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, OperationType, parse
 from graphql.error import GraphQLSyntaxError
@@ -302,6 +304,13 @@ class C360GraphQL(GraphQL[Context, None]):
                 internal = any((e.extensions or {}).get("code") == "INTERNAL" for e in result.errors or [])
                 request.state.graphql_sub_response.status_code = 500 if internal else 400
         return body
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        """orjson: a page of 100 whole views is ~1 MB of JSON, and the stdlib encoder took ~8% of its CPU."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # something orjson does not know (an int beyond 64 bits, say)
+            return json.dumps(data).encode()
 
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Final
 
 from connectors import Address, CustomerStatus, SourceRecord, SystemName
@@ -162,21 +163,32 @@ def normalizer(attribute: str, region: str = DEFAULT_REGION) -> Callable[[Any], 
     case-folded text, so two different unreadable values still count as a disagreement.
     Addresses are compared without the country: not every system holds one.
     """
-    text: dict[str, Callable[[str], str | None]] = {
-        "name": normalize_company_name,
-        "email": normalize_email_address,
-        "phone": lambda v: normalize_phone(v, region),
-        "website": website_domain,
-    }
-
     def norm(value: Any) -> Any:
-        if isinstance(value, Address):
-            return _norm_address(value)
-        raw = str(value).strip()
-        fn = text.get(attribute)
-        return (fn(raw) if fn else None) or raw.casefold()
+        try:
+            return _normalized(attribute, region, value)
+        except TypeError:  # an unhashable value: not memoized
+            return _normalized.__wrapped__(attribute, region, value)
 
     return norm
+
+
+_TEXT_NORMALIZERS: Final[Mapping[str, Callable[[str, str], str | None]]] = {
+    "name": lambda v, _region: normalize_company_name(v),
+    "email": lambda v, _region: normalize_email_address(v),
+    "phone": normalize_phone,
+    "website": lambda v, _region: website_domain(v),
+}
+
+
+@lru_cache(maxsize=16384)
+def _normalized(attribute: str, region: str, value: Any) -> Any:
+    """Memoized: every page view compares the same values again, and the matcher's normalizers
+    (name analysis above all) cost far more than a lookup. Bounded, in memory only."""
+    if isinstance(value, Address):
+        return _norm_address(value)
+    raw = str(value).strip()
+    fn = _TEXT_NORMALIZERS.get(attribute)
+    return (fn(raw, region) if fn else None) or raw.casefold()
 
 
 @dataclass(frozen=True)

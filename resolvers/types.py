@@ -21,6 +21,7 @@ from connectors import SourceRecord, SystemName
 from resolvers import survivorship
 from resolvers.context import Context
 from resolvers.errors import bad_input, source_error
+from resolvers.execution import context_only
 from resolvers.relations import Document, Invoice, InvoiceFilter, Project, invoice_cursor, invoice_page
 from xref import LinkInfo
 
@@ -266,18 +267,22 @@ class Customer:
         return self._with_records(info, lambda f: survivorship.unified(f.records, attribute, policy))
 
     @strawberry.field(graphql_type=str | None, description="Unified name (survivorship policy `name`, by default accounting first).")
+    @context_only
     def name(self, info: Info) -> MaybeAwaitable[str | None]:
         return self._unified(info, "name")
 
     @strawberry.field(graphql_type=str | None, description="Unified primary email.")
+    @context_only
     def email(self, info: Info) -> MaybeAwaitable[str | None]:
         return self._unified(info, "email")
 
     @strawberry.field(graphql_type=str | None, description="Unified primary phone, as the winning system holds it.")
+    @context_only
     def phone(self, info: Info) -> MaybeAwaitable[str | None]:
         return self._unified(info, "phone")
 
     @strawberry.field(graphql_type=Address | None, description="Unified postal (billing) address.")
+    @context_only
     def address(self, info: Info) -> MaybeAwaitable[Address | None]:
         policy = info.context.services.survivorship
         return self._with_records(
@@ -285,6 +290,7 @@ class Customer:
         )
 
     @strawberry.field(graphql_type=str | None, description="Unified website.")
+    @context_only
     def website(self, info: Info) -> MaybeAwaitable[str | None]:
         return self._unified(info, "website")
 
@@ -293,6 +299,7 @@ class Customer:
         description="Attributes on which the linked records disagree after normalization, with every value and "
         "the winner. Only systems that answered are compared; a failing system shows as an error on its own fields.",
     )
+    @context_only
     def conflicts(self, info: Info) -> MaybeAwaitable[list[AttributeConflict]]:
         services = info.context.services
 
@@ -306,6 +313,7 @@ class Customer:
         graphql_type=CustomerStatus | None,  # type: ignore[valid-type]
         description="lead, active or inactive, from the CRM status and the accounting status.",
     )
+    @context_only
     def status(self, info: Info) -> MaybeAwaitable[CustomerStatusValue | None]:
         return self._with_records(info, lambda f: survivorship.lifecycle(f.records))
 
@@ -314,6 +322,7 @@ class Customer:
         description="lead -> active -> inactive, from the CRM status and the accounting Active flag; "
         "null with an error when one of those systems is down (the answer would be a guess).",
     )
+    @context_only
     def lifecycle(self, info: Info) -> MaybeAwaitable[CustomerStatusValue | None]:
         def compute(fetched: _Fetched) -> CustomerStatusValue | None:
             for system in survivorship.LIFECYCLE_SYSTEMS:
@@ -349,6 +358,7 @@ class Customer:
         return items
 
     @strawberry.field(graphql_type=list[Project] | None, description="The customer's projects in the project-management system.")
+    @context_only
     def projects(self, info: Info) -> MaybeAwaitable[list[Project] | None]:
         return self._with_related(info, "projects", lambda items: [Project.from_record(p) for p in items])
 
@@ -383,6 +393,7 @@ class Customer:
         description="Open balance owed: the sum of the accounting records' balances (null when no linked "
         "accounting record holds one).",
     )
+    @context_only
     def balance(self, info: Info) -> MaybeAwaitable[Decimal | None]:
         linked = {link.system for link in self.links}
         accounting = [s for s in info.context.relations.invoices if s in linked]
@@ -399,10 +410,12 @@ class Customer:
     @strawberry.field(
         graphql_type=list[Document] | None, description="The customer's documents (proposals, SOWs, contracts) in the CRM's library."
     )
+    @context_only
     def documents(self, info: Info) -> MaybeAwaitable[list[Document] | None]:
         return self._with_related(info, "documents", lambda items: [Document.from_record(d) for d in items])
 
     @strawberry.field(description="Every linked source record: which system, which id, and why it is linked.")
+    @context_only
     def source_records(self, info: Info) -> list[SourceRecordRef]:
         connectors = info.context.services.connectors
         return [
@@ -432,6 +445,7 @@ class Customer:
         graphql_type=list[CrmRecord] | None,
         description="The CRM's records of this customer (usually one; more means duplicates).",
     )
+    @context_only
     def crm(self, info: Info) -> MaybeAwaitable[list[CrmRecord]]:
         return self._system_view(info, SystemName.SHAREPOINT, CrmRecord.from_record)
 
@@ -439,12 +453,14 @@ class Customer:
         graphql_type=list[ProjectManagementRecord] | None,
         description="The project-management system's records of this customer.",
     )
+    @context_only
     def project_management(self, info: Info) -> MaybeAwaitable[list[ProjectManagementRecord]]:
         return self._system_view(info, SystemName.TEAMWORK, ProjectManagementRecord.from_record)
 
     @strawberry.field(
         graphql_type=list[BillingRecord] | None, description="The accounting system's records of this customer."
     )
+    @context_only
     def billing(self, info: Info) -> MaybeAwaitable[list[BillingRecord]]:
         return self._system_view(info, SystemName.QUICKBOOKS, BillingRecord.from_record)
 

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sandbox._json import json_copy
 from sandbox._store import Store
 from sandbox.quickbooks import fidelity
 from sandbox.quickbooks._query import QuerySyntaxError, parse
@@ -97,7 +98,7 @@ class Books:
     def _page(self, page: Page) -> dict[str, Any]:
         if not page.rows:
             return {}
-        render = render_customer if page.entity == "Customer" else copy.deepcopy
+        render = render_customer if page.entity == "Customer" else json_copy
         rows = [render(r) for r in page.rows]
         size = len(rows) if fidelity.RESPONSE_MAX_RESULTS_IS_COUNT else fidelity.MAX_MAX_RESULTS
         return {page.entity: rows, "startPosition": page.start_position, "maxResults": size}
@@ -328,7 +329,7 @@ class Books:
 
 def render_customer(stored: Mapping[str, Any]) -> dict[str, Any]:
     """The wire form of a stored customer (a copy; optional ' (deleted)' suffix)."""
-    wire = copy.deepcopy(dict(stored))
+    wire: dict[str, Any] = json_copy(dict(stored))
     if fidelity.APPEND_DELETED_SUFFIX and wire.get("Active") is False:
         wire["DisplayName"] = f"{wire['DisplayName']}{fidelity.DELETED_SUFFIX}"
     return wire

@@ -11,7 +11,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from sandbox._json import JSONResponse
 
 from sandbox._faults import FaultKind
 from sandbox.sharepoint import fidelity

@@ -13,7 +13,9 @@ from enum import StrEnum
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from sandbox._json import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from sandbox._faults import FaultInjector, FaultKind

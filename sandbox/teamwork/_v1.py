@@ -6,7 +6,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from sandbox._json import JSONResponse
 from starlette.routing import Route
 
 from sandbox.teamwork import fidelity

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from sandbox._json import JSONResponse
 from starlette.routing import Route
 
 from sandbox.teamwork import fidelity
