@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Protocol
 
 import httpx
+import orjson
 
 from connectors._errors import ConnectorError, RateLimited, SourceTimeout, SourceUnavailable, retried_failures
 from connectors._record import SystemName
@@ -54,6 +55,12 @@ class StaticAuth:
 
 ErrorTranslator = Callable[[httpx.Response], ConnectorError]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+def json_body(resp: httpx.Response) -> Any:
+    """The response's JSON, parsed by orjson (a page of records is ~1 MB; the stdlib parser was ~6% of a
+    page's CPU). Raises ValueError on a body that is not JSON, as `httpx.Response.json` does."""
+    return orjson.loads(resp.content)
 
 
 def build_http_client(

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from connectors._errors import AuthenticationFailed
-from connectors._http import Sleep
+from connectors._http import Sleep, json_body
 from connectors._record import SystemName
 from connectors._settings import QuickBooksSettings, UpstreamLimits
 from connectors._token_auth import CachedBearerAuth
@@ -127,7 +127,7 @@ class QuickBooksAuth(CachedBearerAuth[QuickBooksSettings]):
 
 def _oauth_error(resp: httpx.Response) -> str:
     try:
-        body = resp.json()
+        body = json_body(resp)
     except ValueError:
         return f"http_{resp.status_code}"
     return str(body.get("error") or f"http_{resp.status_code}") if isinstance(body, dict) else f"http_{resp.status_code}"

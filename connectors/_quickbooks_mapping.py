@@ -21,6 +21,7 @@ from connectors._errors import (
 )
 from connectors._record import Address, CustomerStatus, Invoice, PersonName, RecordChanges, SourceRecord, SystemName
 from connectors._retry import server_retry_after
+from connectors._http import json_body
 from connectors._values import parse_datetime, text
 
 QBO = SystemName.QUICKBOOKS
@@ -158,7 +159,7 @@ def _lower_keys(value: Any) -> Any:
 def fault_parts(resp: httpx.Response) -> tuple[str | None, str, str | None, str | None]:
     """(code, message, detail, element) of a Fault body; key casing varies on gateway errors."""
     try:
-        body = _lower_keys(resp.json())
+        body = _lower_keys(json_body(resp))
     except ValueError:
         return None, f"HTTP {resp.status_code}", None, None
     fault = body.get("fault") if isinstance(body, Mapping) else None

@@ -15,6 +15,7 @@ import httpx
 from connectors._errors import AuthenticationFailed
 from connectors._record import SystemName
 from connectors._settings import SharePointSettings
+from connectors._http import json_body
 from connectors._token_auth import CachedBearerAuth
 
 
@@ -42,7 +43,7 @@ class GraphTokenAuth(CachedBearerAuth[SharePointSettings]):
 def _refusal(resp: httpx.Response) -> AuthenticationFailed:
     """OAuth errors name an `error` and AADSTS codes; the description is left out (it can echo input)."""
     try:
-        body = resp.json()
+        body = json_body(resp)
         error = str(body.get("error") or "unknown_error")
         codes = ",".join(f"AADSTS{c}" for c in body.get("error_codes") or [])
     except (ValueError, AttributeError):

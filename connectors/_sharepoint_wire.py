@@ -19,7 +19,7 @@ from connectors._errors import (
     SourceUnavailable,
     VersionConflict,
 )
-from connectors._http import throttled
+from connectors._http import throttled, json_body
 from connectors._record import Address, CustomerStatus, Document, RecordChanges, SourceRecord, SystemName
 from connectors._retry import parse_retry_after
 from connectors._values import parse_datetime, text
@@ -158,7 +158,7 @@ def error_from_parts(
 
 def translate_error(resp: httpx.Response) -> ConnectorError:
     try:
-        body = resp.json()
+        body = json_body(resp)
     except ValueError:
         body = None
     return error_from_parts(resp.status_code, resp.headers, body, resp)

@@ -17,7 +17,7 @@ from connectors._errors import (
     SourceRejected,
     SourceUnavailable,
 )
-from connectors._http import throttled
+from connectors._http import throttled, json_body
 from connectors._record import Address, CustomerStatus, Project, RecordChanges, SourceRecord, SystemName
 from connectors._values import parse_datetime, text
 
@@ -140,7 +140,7 @@ def digits(value: str | None) -> str:
 
 def _message(resp: httpx.Response) -> str:
     try:
-        body = resp.json()
+        body = json_body(resp)
     except ValueError:
         return resp.reason_phrase or f"HTTP {resp.status_code}"
     if isinstance(body, Mapping):

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import httpx
 
 from connectors._errors import AuthenticationFailed, ConnectorError, SourceUnavailable
-from connectors._http import Sleep, throttled
+from connectors._http import Sleep, throttled, json_body
 from connectors._record import SystemName
 from connectors._retry import may_retry_after, retry_delay
 from connectors._settings import UpstreamLimits
@@ -130,7 +130,7 @@ class CachedBearerAuth(ABC, Generic[SettingsT]):
     def _json(self, resp: httpx.Response) -> Mapping[str, Any]:
         """The body of a token answer; a malformed one is an auth failure, not a crash."""
         try:
-            body = resp.json()
+            body = json_body(resp)
         except ValueError as exc:
             raise AuthenticationFailed(self.system, "token response is not JSON") from exc
         if not isinstance(body, Mapping):

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from connectors._errors import RecordNotFound, VersionConflict
-from connectors._http import SourceClient, Sleep, build_http_client
+from connectors._http import SourceClient, Sleep, build_http_client, json_body
 from connectors._quickbooks_auth import QuickBooksAuth
 from connectors._quickbooks_mapping import customer_body, customer_to_record, invoice_to_model, translate_error
 from connectors._record import Invoice, RecordChanges, SourceRecord, SystemName
@@ -100,7 +100,7 @@ class QuickBooksConnector:
             idempotent=idempotent,
             ok=(200,),
         )
-        body = resp.json()
+        body = json_body(resp)
         return body if isinstance(body, dict) else {}
 
     async def _query(self, sql: str) -> dict[str, Any]:

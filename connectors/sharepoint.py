@@ -24,7 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors._errors import RecordNotFound
-from connectors._http import SourceClient, Sleep, build_http_client
+from connectors._http import SourceClient, Sleep, build_http_client, json_body
 from connectors._record import Document, RecordChanges, SourceRecord, SystemName
 from connectors._retry import parse_retry_after, retry_delay
 from connectors._settings import SharePointSettings, UpstreamLimits
@@ -156,7 +156,7 @@ class SharePointConnector:
         if not record_id.isdigit():
             raise RecordNotFound(self.system, f"no list item {record_id!r}", status=404)
         resp = await self.client.request("GET", f"{self._items}/{record_id}?expand=fields", ok=(200,))
-        return self._record(resp.json())
+        return self._record(json_body(resp))
 
     def _or_filters(self, column: str, keys: Sequence[str]) -> list[str]:
         """`column eq k1 or column eq k2 ...`, at most `or_filter_terms` terms and MAX_FILTER_CHARS each."""
@@ -230,7 +230,7 @@ class SharePointConnector:
         while True:
             if body is None:
                 assert next_url is not None
-                body = (await self.client.request("GET", next_url, headers=headers, ok=(200,))).json()
+                body = json_body(await self.client.request("GET", next_url, headers=headers, ok=(200,)))
             for item in body.get("value") or []:
                 yield item
             next_url = body.get("@odata.nextLink")
@@ -320,7 +320,7 @@ class SharePointConnector:
                 for i in pending
             ]}
             resp = await self.client.request("POST", "/$batch", json=payload, idempotent=True, ok=(200,))
-            answers = {str(r.get("id")): r for r in resp.json().get("responses") or [] if isinstance(r, Mapping)}
+            answers = {str(r.get("id")): r for r in json_body(resp).get("responses") or [] if isinstance(r, Mapping)}
             retry: list[int] = []
             waits: list[float] = []
             last_failure: _SubResponse | None = None
@@ -354,7 +354,7 @@ class SharePointConnector:
     async def create(self, changes: RecordChanges) -> SourceRecord:
         fields = fields_from_changes(changes, creating=True)
         resp = await self.client.request("POST", self._items, json={"fields": fields}, ok=(201,))
-        return self._record(resp.json())
+        return self._record(json_body(resp))
 
     async def update(self, record_id: str, version: str | None, changes: RecordChanges) -> SourceRecord:
         """PATCH only the changed columns with `If-Match: version`; a stale version raises VersionConflict."""
@@ -367,5 +367,5 @@ class SharePointConnector:
             "PATCH", f"{self._items}/{record_id}/fields",
             json=fields_from_changes(changes, creating=False), headers=headers, ok=(200,),
         )
-        fields = resp.json()
+        fields = json_body(resp)
         return record_from_item({"id": record_id, "fields": fields}, self.record_url(record_id))

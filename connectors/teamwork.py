@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from connectors._errors import RecordNotFound, VersionConflict
-from connectors._http import SourceClient, StaticAuth, build_http_client
+from connectors._http import SourceClient, StaticAuth, build_http_client, json_body
 from connectors._record import Project, RecordChanges, SourceRecord, SystemName
 from connectors._settings import TeamworkSettings, UpstreamLimits
 from connectors._teamwork_mapping import (
@@ -112,7 +112,7 @@ class TeamworkConnector:
         if canonical is None:
             raise RecordNotFound(self.system, f"no company {record_id!r}", status=404)
         resp = await self.client.request("GET", f"{_V3}/companies/{canonical}.json", ok=(200,))
-        return resp.json()["company"]
+        return json_body(resp)["company"]
 
     async def _pages(self, path: str, params: Mapping[str, Any], key: str) -> AsyncIterator[dict[str, Any]]:
         """Every page of a v3 list: page numbers go up while `meta.page.hasMore` says so."""
@@ -121,7 +121,7 @@ class TeamworkConnector:
             resp = await self.client.request(
                 "GET", f"{_V3}/{path}", params={**params, "page": page, "pageSize": self.page_size}, ok=(200,)
             )
-            body = resp.json()
+            body = json_body(resp)
             yield body
             if not body.get(key) or not (body.get("meta") or {}).get("page", {}).get("hasMore"):
                 return
@@ -199,7 +199,7 @@ class TeamworkConnector:
 
     async def create(self, changes: RecordChanges) -> SourceRecord:
         resp = await self.client.request("POST", f"{_V3}/companies.json", json=to_company_body(changes), ok=(200, 201))
-        return self._record(resp.json()["company"])
+        return self._record(json_body(resp)["company"])
 
     async def update(self, record_id: str, version: str | None, changes: RecordChanges) -> SourceRecord:
         """PATCH the changed fields if the company still has `updatedAt == version`.
@@ -217,4 +217,4 @@ class TeamworkConnector:
         if not body["company"]:
             return self._record(current)
         resp = await self.client.request("PATCH", f"{_V3}/companies/{current['id']}.json", json=body, ok=(200,))
-        return self._record(resp.json()["company"])
+        return self._record(json_body(resp)["company"])
