@@ -24,6 +24,8 @@ Resolvers are reads, so calling one again on that path is harmless.
 from __future__ import annotations
 
 import inspect
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -207,6 +209,63 @@ def _list(item: Complete, item_nullable: bool) -> Complete:
     return complete
 
 
+class _PlanCache:
+    """A bounded LRU of compiled plans; each entry keeps alive the objects whose ids make its key."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[int, ...], tuple[Any, tuple[_Entry, ...] | None]] = OrderedDict()
+        self._lock = threading.Lock()  # apps in several threads (tests) may share it
+
+    def get(self, key: tuple[int, ...]) -> tuple[_Entry, ...] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple[int, ...], plan: tuple[_Entry, ...] | None, keep_alive: Any) -> None:
+        if plan is None:
+            return  # nothing to reuse: the general path needs no plan
+        with self._lock:
+            self._entries[key] = (keep_alive, plan)
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+class _StaticOperations:
+    """Whether an operation (with its fragments) carries no directives, remembered per operation node."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._known: OrderedDict[int, tuple[Any, bool]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, operation: Any, fragments: Mapping[str, Any]) -> bool:
+        known = self._known.get(id(operation))
+        if known is not None and known[0] is operation:
+            return known[1]
+        static = not _has_directives(operation) and not any(_has_directives(f) for f in fragments.values())
+        with self._lock:
+            self._known[id(operation)] = (operation, static)
+            if len(self._known) > self.size:
+                self._known.popitem(last=False)
+        return static
+
+
+def _has_directives(node: Any) -> bool:
+    if getattr(node, "directives", None):
+        return True
+    selection_set = getattr(node, "selection_set", None)
+    return selection_set is not None and any(_has_directives(s) for s in selection_set.selections)
+
+
+#: Plans of recently seen queries (a few per query type; bounded), shared by every request.
+_SHARED_PLANS = _PlanCache(4096)
+_STATIC_OPERATIONS = _StaticOperations(1024)
+
+
 class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """strawberry's execution context with the compiled shortcuts in front of the general path."""
 
@@ -215,14 +274,32 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         Cached per request on the selection's identity (graphql-core memoizes sub-selections the
         same way, so every item of a list shares one); the selection is kept alive with its plan.
+        Across requests too, when the operation has no directives: the parsed document is cached,
+        so the same query brings the same syntax nodes, and without `@skip`/`@include` the
+        selection they make does not depend on the variables.
         """
         plans: dict[tuple[str, int], tuple[Any, tuple[_Entry, ...] | None]] = self.__dict__.setdefault("_c360_plans", {})
         key = (object_type.name, id(field_details_list))
         cached = plans.get(key)
         if cached is None:
-            cached = (field_details_list, self._compile(object_type, field_details_list))
+            shared_key = self._shared_key(object_type, field_details_list)
+            plan = _SHARED_PLANS.get(shared_key) if shared_key is not None else None
+            if plan is None:
+                plan = self._compile(object_type, field_details_list)
+                if shared_key is not None:
+                    _SHARED_PLANS.put(shared_key, plan, keep_alive=(object_type, field_details_list))
+            cached = (field_details_list, plan)
             plans[key] = cached
         return cached[1]
+
+    def _shared_key(self, object_type: GraphQLObjectType, field_details_list: Any) -> tuple[int, ...] | None:
+        static = self.__dict__.get("_c360_static")
+        if static is None:
+            static = _STATIC_OPERATIONS.check(self.operation, self.fragments)
+            self.__dict__["_c360_static"] = static
+        if not static or any(d.fragment_variable_values is not None for d in field_details_list):
+            return None
+        return (id(object_type), *(id(d.node) for d in field_details_list))
 
     def _compile(self, object_type: GraphQLObjectType, field_details_list: Any) -> tuple[_Entry, ...] | None:
         grouped_field_set, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)

@@ -408,3 +408,50 @@ def test_root_resolvers_prefetch_fields_selected_through_aliases_and_fragments(m
     # And the data really was loaded up front: the fields answer without awaiting.
     assert all(c._ready is not None for c in page) and all(c._related_ready for c in page)
     assert one[0]._ready is not None and one[0]._related_ready is not None and "invoices" in one[0]._related_ready
+
+
+# --- plans shared across requests -------------------------------------------------------------
+
+
+def _counting_compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    compiled: list[str] = []
+    original = LeanExecutionContext._compile
+
+    def counting(self: LeanExecutionContext, object_type: Any, field_details_list: Any) -> Any:
+        compiled.append(object_type.name)
+        return original(self, object_type, field_details_list)
+
+    monkeypatch.setattr(LeanExecutionContext, "_compile", counting)
+    return compiled
+
+
+def test_the_same_query_again_reuses_its_compiled_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled = _counting_compiles(monkeypatch)
+    query = "query PageAgain " + PAGE  # a document no other test has cached plans for
+    first = run(LEAN, services(), query)
+    assert "Customer" in compiled and "Invoice" in compiled
+    compiled.clear()
+    second = run(LEAN, services(), query)
+    assert compiled == []
+    assert_same(first, second)
+    assert_same(second, run(DEFAULT, services(), query))
+
+
+def test_a_query_with_include_directives_is_planned_per_request_and_follows_its_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compiled = _counting_compiles(monkeypatch)
+    query = """
+    query Some($withBilling: Boolean!, $id: ID!) {
+      customer(id: $id) { id name billing @include(if: $withBilling) { id name balance }
+                          address { city ... on Address @include(if: $withBilling) { postalCode } } }
+    }
+    """
+    for flag in (True, False, True):
+        compiled.clear()
+        lean = run(LEAN, services(), query, {"withBilling": flag, "id": "c1"})
+        assert compiled, "a plan made under other variables must not be reused"
+        assert lean.errors is None, lean.errors
+        assert_same(lean, run(DEFAULT, services(), query, {"withBilling": flag, "id": "c1"}))
+        assert ("billing" in lean.data["customer"]) is flag  # type: ignore[index]
+        assert ("postalCode" in lean.data["customer"]["address"]) is flag  # type: ignore[index]
