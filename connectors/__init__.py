@@ -38,6 +38,7 @@ from connectors._settings import (
     TeamworkSettings,
     UpstreamLimits,
 )
+from connectors._write_limits import FieldLimit, write_limits
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENT",
@@ -54,6 +55,7 @@ __all__ = [
     "CustomerStatus",
     "Document",
     "DuplicateRecord",
+    "FieldLimit",
     "Invoice",
     "PersonName",
     "Project",
@@ -82,4 +84,5 @@ __all__ = [
     "request_id_var",
     "resilient",
     "stale_reads",
+    "write_limits",
 ]

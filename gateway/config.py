@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors import SourcesSettings, SystemName
+from resolvers.ownership import ATTRIBUTES as OWNED_ATTRIBUTES
+from resolvers.ownership import DEFAULT_OWNERSHIP, DEFAULT_TABLE, Ownership, OwnershipPolicy, unwritable_cells
 from resolvers.survivorship import ATTRIBUTES, DEFAULT_RULES, Policy, Rule, Strategy
 from resolvers.limits import GraphQLLimits
 
@@ -79,6 +81,21 @@ def _default_survivorship() -> dict[str, SurvivorshipRule]:
     }
 
 
+OwnershipValue = Literal["publish", "consume", "ignore"]
+
+
+def _default_ownership() -> dict[str, dict[str, OwnershipValue]]:
+    """CRM publishes contact details and status, accounting the billing name and address (resolvers/ownership.py)."""
+    return {
+        attribute: {system.value: ownership.value for system, ownership in row.items()}
+        for attribute, row in DEFAULT_TABLE.items()
+    }
+
+
+#: Env var names arrive in lower case ("personname"); attributes are matched without case or underscores.
+_OWNED_BY_KEY = {name.lower(): name for name in OWNED_ATTRIBUTES}
+
+
 class Settings(BaseSettings):
     """Everything configurable; env vars are `C360_*`, nested with `__` (C360_SOURCES__QUICKBOOKS__REALM_ID)."""
 
@@ -121,6 +138,11 @@ class Settings(BaseSettings):
         default_factory=_default_survivorship,
         description="Rule per unified attribute (name, email, phone, address, website); unlisted ones keep the default.",
     )
+    ownership: dict[str, dict[str, OwnershipValue]] = Field(
+        default_factory=_default_ownership,
+        description="publish / consume / ignore per attribute and system (a write goes to every linked system that "
+        "publishes or consumes the attribute); unlisted cells keep the default.",
+    )
     customer_filter_max_pages: int = Field(
         10, ge=1, le=1000, description="Index pages a `customers(filter: {status / hasOpenInvoices})` scan reads at most."
     )
@@ -145,6 +167,46 @@ class Settings(BaseSettings):
         unknown = sorted(set(self.survivorship) - set(ATTRIBUTES))
         if unknown:
             raise ValueError(f"survivorship: unknown attributes {unknown}; known: {', '.join(ATTRIBUTES)}")
+        return self
+
+    def ownership_policy(self) -> OwnershipPolicy:
+        """The configured cells over the defaults (an env var that sets one system keeps the others)."""
+        return DEFAULT_OWNERSHIP.with_overrides({
+            attribute: {SystemName(system): Ownership(value) for system, value in row.items()}
+            for attribute, row in self.ownership.items()
+        })
+
+    @field_validator("ownership", mode="before")
+    @classmethod
+    def _ownership_spelling(cls, value: Any) -> Any:
+        """Attribute names without case or underscores (personName = PERSONNAME = person_name), lower-case values."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            _OWNED_BY_KEY.get(str(attribute).replace("_", "").lower(), attribute): (
+                {str(system).lower(): v.strip().lower() if isinstance(v, str) else v for system, v in row.items()}
+                if isinstance(row, dict) else row
+            )
+            for attribute, row in value.items()
+        }
+
+    @model_validator(mode="after")
+    def _known_ownership_cells(self) -> Settings:
+        unknown = sorted(set(self.ownership) - set(OWNED_ATTRIBUTES))
+        if unknown:
+            raise ValueError(f"ownership: unknown attributes {unknown}; known: {', '.join(OWNED_ATTRIBUTES)}")
+        systems = {s.value for s in SystemName}
+        for attribute, row in self.ownership.items():
+            strangers = sorted(set(row) - systems)
+            if strangers:
+                raise ValueError(
+                    f"ownership.{attribute}: unknown systems {strangers}; known: {', '.join(sorted(systems))}"
+                )
+        policy = self.ownership_policy()
+        cells = unwritable_cells(policy.table)
+        if cells:
+            described = "; ".join(f"{s.value} has no field for {a} (set to {o.value})" for a, s, o in cells)
+            raise ValueError(f"ownership: {described}; only ignore fits there")
         return self
 
     @model_validator(mode="after")

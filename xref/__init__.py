@@ -6,7 +6,18 @@ pairs make a customer, with confidence and evidence, never names, emails or addr
 
 from xref._errors import InvalidCursor, XrefError
 from xref._migrate import alembic_config, upgrade
-from xref._models import Base, Decision, GoldenCustomer, Link, MatchRun, ReviewItem, new_golden_id
+from xref._models import (
+    AuditRecord,
+    Base,
+    Decision,
+    GoldenCustomer,
+    IdempotencyKey,
+    Link,
+    MatchRun,
+    OutboxOperation,
+    ReviewItem,
+    new_golden_id,
+)
 from xref._stewardship import (
     DIFFERENT,
     SAME,
@@ -20,12 +31,32 @@ from xref._stewardship import (
 )
 from xref._service import MAX_PAGE_SIZE, LinkOutcome, XrefService, customer_cursor
 from xref._types import ApplyResult, CustomerInfo, CustomerPage, LinkInfo
+from xref.audit import MAX_AUDIT_PAGE, AuditEntry, AuditLog, AuditPage
 from xref.bulk import MatchSummary, run_bulk_match
 from xref.candidates import Candidate, CandidateSearch, find_candidates
 from xref.db import create_engine, create_sessions
 from xref.evaluate import Evaluation, evaluate_service
 from xref.export import export_links
+from xref.idempotency import (
+    Claim,
+    Claimed,
+    IdempotencyClaimLost,
+    IdempotencyStore,
+    InProgress,
+    Mismatch,
+    Replay,
+    request_hash,
+)
 from xref.incremental import IncrementalResult, MatchAction, match_one
+from xref.outbox import (
+    OUTBOX_STATUSES,
+    Outbox,
+    OutboxEntry,
+    OutboxError,
+    OutboxStatus,
+    UnknownOutboxEntry,
+    backoff_delay,
+)
 from xref.steward import (
     InvalidStewardAction,
     StewardActionError,
@@ -87,4 +118,27 @@ __all__ = [
     "new_golden_id",
     "run_bulk_match",
     "upgrade",
+    # write path: outbox, idempotency keys, audit log
+    "OUTBOX_STATUSES",
+    "Outbox",
+    "OutboxEntry",
+    "OutboxError",
+    "OutboxOperation",
+    "OutboxStatus",
+    "UnknownOutboxEntry",
+    "backoff_delay",
+    "Claim",
+    "Claimed",
+    "IdempotencyClaimLost",
+    "IdempotencyKey",
+    "IdempotencyStore",
+    "InProgress",
+    "Mismatch",
+    "Replay",
+    "request_hash",
+    "MAX_AUDIT_PAGE",
+    "AuditEntry",
+    "AuditLog",
+    "AuditPage",
+    "AuditRecord",
 ]

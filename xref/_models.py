@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -191,3 +191,80 @@ class ReviewItem(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+# -- write path (issue 6): the outbox, idempotency keys and the audit log -------------------------
+#
+# Customer ids below are plain strings, not foreign keys: a create is queued and audited before
+# its golden id exists, and these rows must stay readable whatever happens to the index.
+
+
+class OutboxOperation(Base):
+    """One write to one source system that the system has not confirmed yet (or that gave up).
+
+    The payload holds the canonical changes to apply, which the one rule allows: the outbox
+    is the gateway's own state, not a copy of a source.
+    """
+
+    __tablename__ = "outbox_operation"
+    __table_args__ = (Index("ix_outbox_operation_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    #: Groups the per-system operations of one mutation (to compensate them together).
+    mutation_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    system: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    #: "update", "create", "compensate", ...
+    action: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The version token the change was computed against (the system's opaque concurrency token).
+    base_version: Mapped[str | None] = mapped_column(String(128), default=None)
+    #: "pending", "applied" or "dead".
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: A worker's lease: nobody else claims the row before this time.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """A client's idempotency key: who holds it, for which input, and the result to replay."""
+
+    __tablename__ = "idempotency_key"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: The mutation name.
+    operation: Mapped[str] = mapped_column(String(100))
+    #: sha256 hex of the canonical input (xref.idempotency.request_hash).
+    request_hash: Mapped[str] = mapped_column(String(64))
+    #: "in_progress" or "done".
+    state: Mapped[str] = mapped_column(String(16))
+    result: Mapped[Any | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    #: Token of the request that claimed the key; only it may complete or release it.
+    owner: Mapped[str] = mapped_column(String(64))
+
+
+class AuditRecord(Base):
+    """One change made through the gateway: who, when, what (before/after) and how each system took it."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Who: "anonymous" in the demo, the authenticated subject otherwise.
+    subject: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    mutation: Mapped[str] = mapped_column(String(100))
+    mutation_id: Mapped[str] = mapped_column(String(64), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: [{"attribute": ..., "before": ..., "after": ...}]
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: {system: {"status": ..., "record_id": ..., "error": ...}}
+    outcomes: Mapped[dict[str, dict[str, Any]]] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(128), default=None)
