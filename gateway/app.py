@@ -37,6 +37,7 @@ from gateway.config import Settings
 from gateway.matching import engine_settings
 from gateway.response_cache import ResponseCache
 from gateway.sources import close_connectors, effective_sources, open_gateway_connectors
+from gateway.writes import open_writes, running_outbox_worker
 from resolvers import Context, Services, build_context
 from resolvers.schema import build_schema
 from xref import XrefService, create_engine, create_sessions, upgrade
@@ -388,7 +389,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         if services is not None:
             responses = open_response_cache(settings, services.xref, dict(services.connectors))
             try:
-                yield {"services": services, "engine": None, "response_cache": responses}
+                async with running_outbox_worker(settings, services.writes, services.connectors):
+                    yield {"services": services, "engine": None, "response_cache": responses}
             finally:
                 close_response_cache(responses, dict(services.connectors))
             return
@@ -407,15 +409,17 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             phone_region=settings.phone_region,
             survivorship=settings.survivorship_policy(),
             customer_filter_max_pages=settings.customer_filter_max_pages,
+            writes=open_writes(settings, xref, connectors),
         )
         log.info("gateway ready", extra={"systems": ",".join(s.value for s in connectors)})
         try:
             _settle_heap()
-            yield {
-                "services": opened,
-                "engine": engine,
-                "response_cache": open_response_cache(settings, xref, dict(connectors)),
-            }
+            async with running_outbox_worker(settings, opened.writes, connectors):
+                yield {
+                    "services": opened,
+                    "engine": engine,
+                    "response_cache": open_response_cache(settings, xref, dict(connectors)),
+                }
         finally:
             await close_connectors(connectors)
             if cache is not None:

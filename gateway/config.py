@@ -96,6 +96,18 @@ def _default_ownership() -> dict[str, dict[str, OwnershipValue]]:
 _OWNED_BY_KEY = {name.lower(): name for name in OWNED_ATTRIBUTES}
 
 
+class OutboxSettings(BaseModel):
+    """The worker that applies queued writes (systems that were down, slow or throttling)."""
+
+    enabled: bool = Field(True, description="Run the outbox worker in this gateway process.")
+    interval_s: float = Field(1.0, gt=0, description="How often the worker looks for due writes when idle.")
+    batch: int = Field(20, ge=1, le=1000, description="Writes claimed per pass.")
+    lease_s: float = Field(60.0, gt=0, description="A claimed write is nobody else's for this long (> a try).")
+    base_delay_s: float = Field(1.0, gt=0, description="First backoff after a failed try; doubles each try.")
+    max_delay_s: float = Field(300.0, gt=0, description="Longest backoff between tries.")
+    max_attempts: int = Field(25, ge=1, description="Tries before a write is dead-lettered (`c360 outbox retry`).")
+
+
 class Settings(BaseSettings):
     """Everything configurable; env vars are `C360_*`, nested with `__` (C360_SOURCES__QUICKBOOKS__REALM_ID)."""
 
@@ -133,6 +145,10 @@ class Settings(BaseSettings):
         "record caches; 0 turns it off). Writes here drop them at once; other processes' writes show within it.",
     )
     response_cache_max_entries: int = Field(10_000, ge=1, description="Answers the response cache holds at most.")
+    outbox: OutboxSettings = OutboxSettings()
+    idempotency_ttl_s: float = Field(
+        86_400.0, gt=0, description="How long an idempotency key answers retries with its first result."
+    )
     graphiql: bool = Field(True, description="Serve GraphiQL on GET /graphql.")
     survivorship: dict[str, SurvivorshipRule] = Field(
         default_factory=_default_survivorship,

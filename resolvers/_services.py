@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from connectors import Connector, SystemName
 from resolvers.survivorship import DEFAULT_POLICY, Policy
 from xref import Stewardship, XrefService
 from xref.engine import EngineSettings
+
+if TYPE_CHECKING:
+    from resolvers.mutations import WriteServices
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Services:
     customer_filter_max_pages: int = 10
     #: "Today" for invoice due dates; a field so tests can fix the date instead of the clock.
     today: Callable[[], datetime.date] = datetime.date.today
+    #: Write-through, idempotency, outbox and audit; None on a gateway that only reads.
+    writes: WriteServices | None = None
 
     def steward(self) -> Stewardship:
         """The stewardship service (built on the xref's sessions when not given)."""

@@ -21,6 +21,7 @@ from xref import InvalidCursor, customer_cursor
 from resolvers.customer_filter import LiveFilter, predicate, scan
 from resolvers.selection import selected_names
 from resolvers.types import Customer, CustomerConnection, CustomerEdge, CustomerFilter, Info, PageInfo, prefetch
+from resolvers.mutations import CustomerMutation
 from resolvers.stewardship import StewardMutation, StewardQuery
 from resolvers.candidates import CandidateQuery
 
@@ -161,7 +162,7 @@ async def _search_page(
 
 #: Root types contributed by other modules are merged here, so each area keeps its own file.
 QUERY_PARTS: tuple[type, ...] = (Query, StewardQuery, CandidateQuery)
-MUTATION_PARTS: tuple[type, ...] = (StewardMutation,)
+MUTATION_PARTS: tuple[type, ...] = (CustomerMutation, StewardMutation)
 
 _QUERY = merge_types("Query", QUERY_PARTS)
 _MUTATION = merge_types("Mutation", MUTATION_PARTS) if MUTATION_PARTS else None

@@ -207,7 +207,11 @@ class OutboxOperation(Base):
     """
 
     __tablename__ = "outbox_operation"
-    __table_args__ = (Index("ix_outbox_operation_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_operation_status_next_attempt_at", "status", "next_attempt_at"),
+        # A write to a record looks for pending writes to it (to queue behind them).
+        Index("ix_outbox_operation_system_record_id_status", "system", "record_id", "status"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     #: Groups the per-system operations of one mutation (to compensate them together).

@@ -291,6 +291,18 @@ class Outbox:
             )))
             return [_entry(row) for row in rows]
 
+    async def pending_for_record(self, system: str, record_id: str) -> list[OutboxEntry]:
+        """Pending operations on one record, oldest first: a newer write queues behind them, and the
+        worker applies them together (merged, newest value last)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(OutboxOperation)
+                .where(OutboxOperation.system == system, OutboxOperation.record_id == record_id,
+                       OutboxOperation.status == "pending")
+                .order_by(OutboxOperation.created_at, OutboxOperation.id)
+            )
+            return [_entry(row) for row in rows]
+
     async def counts(self) -> dict[OutboxStatus, int]:
         """Entries per status, every status present (0 when none)."""
         async with self._sessions() as session:

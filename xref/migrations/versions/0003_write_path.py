@@ -45,6 +45,9 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(op.f("ix_outbox_operation_customer_id"), "outbox_operation", ["customer_id"], unique=False)
+    op.create_index(
+        "ix_outbox_operation_system_record_id_status", "outbox_operation", ["system", "record_id", "status"], unique=False
+    )
     op.create_table(
         "idempotency_key",
         sa.Column("key", sa.String(length=200), nullable=False),
@@ -82,6 +85,7 @@ def downgrade() -> None:
     op.drop_table("audit_entry")
     op.drop_index(op.f("ix_idempotency_key_expires_at"), table_name="idempotency_key")
     op.drop_table("idempotency_key")
+    op.drop_index("ix_outbox_operation_system_record_id_status", table_name="outbox_operation")
     op.drop_index(op.f("ix_outbox_operation_customer_id"), table_name="outbox_operation")
     op.drop_index(op.f("ix_outbox_operation_status_next_attempt_at"), table_name="outbox_operation")
     op.drop_table("outbox_operation")
