@@ -17,7 +17,9 @@ import httpx
 import pytest
 
 from connectors import SourceRecord, SystemName
+from gateway.app import create_app
 from gateway.sources import close_connectors, effective_sources, open_connectors
+from sandbox._server import ThreadedServer
 from tests.gateway.conftest import Stack, start_stack
 
 UPDATE = """
@@ -38,14 +40,19 @@ LINKS = "query Links { customers(first: 100) { edges { node { id sourceRecords {
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, list[ThreadedServer]]]:
     built, servers = start_stack(
         tmp_path_factory.mktemp("c360-writes"), customers=40,
         outbox={"interval_s": 0.1, "base_delay_s": 0.2, "max_delay_s": 0.5},
     )
-    yield built
+    yield built, servers
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(running: tuple[Stack, list[ThreadedServer]]) -> Stack:
+    return running[0]
 
 
 def gql(stack: Stack, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -202,3 +209,28 @@ def test_a_permanent_failure_in_teamwork_puts_the_other_systems_back(stack: Stac
     after = raw_records(stack, {s: r for s, r in records.items() if s is not SystemName.TEAMWORK})
     for system in (SystemName.QUICKBOOKS, SystemName.SHAREPOINT):
         assert (after[system].name, after[system].email) == (before[system].name, before[system].email), system
+
+
+def test_a_write_queued_before_a_gateway_restart_is_applied_by_the_next_gateway(
+    running: tuple[Stack, list[ThreadedServer]],
+) -> None:
+    stack, servers = running
+    customer, records = full_customer(stack)
+    faults(stack, "quickbooks", outage=True)
+    try:
+        answer = update(stack, customer, {"website": "https://harbour-restart.example"})
+        assert {o["system"]: o["status"] for o in answer["outcomes"]}["QUICKBOOKS"] == "PENDING", answer
+        servers[0].stop()  # the gateway goes away with the write still owed to QuickBooks
+    finally:
+        faults(stack, "quickbooks", outage=False)
+    assert raw_records(stack, {SystemName.QUICKBOOKS: records[SystemName.QUICKBOOKS]})[
+        SystemName.QUICKBOOKS].website != "https://harbour-restart.example"
+
+    servers[0] = ThreadedServer(create_app(stack.settings)).start()  # a new process on the same database
+    stack.gateway_url = servers[0].url
+
+    def quickbooks_has_it() -> bool:
+        return raw_records(stack, {SystemName.QUICKBOOKS: records[SystemName.QUICKBOOKS]})[
+            SystemName.QUICKBOOKS].website == "https://harbour-restart.example"
+
+    wait_until(quickbooks_has_it)
