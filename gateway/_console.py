@@ -1,15 +1,27 @@
-"""Progress bars and tables for long CLI work (generate, match): people look, they do not read logs."""
+"""The CLI's console: settings errors, progress bars and tables for long work (people look, they do not read logs)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
+import typer
 from rich.console import Console
 from rich.progress import TaskID, BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gateway.config import Settings
+
 console = Console()
+
+
+def load_settings() -> Settings:
+    """Settings from C360_* and .env; a bad value is one red line and exit code 2, not a traceback."""
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's ValidationError: say what is wrong, no traceback
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @contextmanager

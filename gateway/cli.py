@@ -14,9 +14,10 @@ from typing import Annotated, Any, Optional, TextIO
 import typer
 import uvicorn
 
-from gateway._console import console, counting_progress, figures_table, staged_progress
+from gateway._console import console, counting_progress, figures_table, load_settings, staged_progress
 from gateway.config import Settings
 from gateway.logging_setup import configure_logging
+from gateway.outbox_cli import outbox_app
 from sandbox._faults import FaultSettings
 
 app = typer.Typer(help="c360: one live Customer 360 over SharePoint, Teamwork and QuickBooks.", no_args_is_help=True)
@@ -24,14 +25,7 @@ sandbox_app = typer.Typer(help="Local simulators of the three systems.", invoke_
 xref_app = typer.Typer(help="The cross-reference index.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(xref_app, name="xref")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:  # pydantic's ValidationError: say what is wrong, no traceback
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
+app.add_typer(outbox_app, name="outbox")
 
 
 def _require_free(host: str, port: int, what: str, variable: str) -> None:
@@ -49,7 +43,7 @@ def serve(
     """Serve the gateway (GraphQL and GraphiQL at /graphql)."""
     from gateway.app import create_app
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     host, port = host or settings.host, port or settings.port
     console.print(f"GraphiQL: [bold]http://{host}:{port}/graphql[/bold]")
@@ -116,7 +110,7 @@ def sandbox(
     from sandbox._server import ServedApp, serve_all
     from sandbox.runtime import credentials_for, has_data, open_simulators
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     if not empty and not has_data(settings.data_dir):
         _generate(settings, 300, 42)
@@ -136,7 +130,7 @@ def sandbox_generate(
     seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 42,
 ) -> None:
     """Replace the sandbox data with N generated customers (and their ground truth)."""
-    settings = _settings()
+    settings = load_settings()
     _generate(settings, customers, seed)
     console.print(f"ground truth: {settings.data_dir / 'sandbox' / 'ground_truth.csv'}")
 
@@ -221,7 +215,7 @@ def match(
     ] = False,
 ) -> None:
     """Bulk match: read every system, link records of the same customer, report what changed."""
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     asyncio.run(_run_match(settings, evaluate, dry_run))
 
@@ -237,7 +231,7 @@ def xref_export(
     if format not in ("csv", "json"):
         console.print(f"[red]--format must be csv or json, got {format!r}[/red]")
         raise typer.Exit(2)
-    settings = _settings()
+    settings = load_settings()
 
     async def run(out: TextIO) -> int:
         engine = create_engine(settings.resolved_database_url)
@@ -277,7 +271,7 @@ def demo(
     from sandbox.runtime import credentials_for, has_data, open_simulators
 
     started = time.monotonic()
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     if not settings.use_sandbox:
         console.print("[red]the demo runs on the sandbox; unset C360_USE_SANDBOX[/red]")

@@ -1,11 +1,19 @@
-"""Opaque cursors: clients must not build them, so they are base64 of a tagged value."""
+"""Opaque cursors (clients must not build them, so they are base64 of a tagged value) and Relay's PageInfo."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 
+import strawberry
+
 from resolvers.errors import bad_input
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
 
 
 def encode_cursor(kind: str, value: str) -> str:

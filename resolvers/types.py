@@ -21,7 +21,9 @@ from connectors import SourceRecord, SystemName
 from resolvers import survivorship
 from resolvers.context import Context
 from resolvers.errors import bad_input, source_error
+from resolvers.history import AuditConnection, PendingWrite, history_page, pending_writes_for
 from resolvers.execution import context_only
+from resolvers.pagination import PageInfo
 from resolvers.relations import Document, Invoice, InvoiceFilter, Project, invoice_cursor, invoice_page
 from xref import LinkInfo
 
@@ -464,6 +466,18 @@ class Customer:
     def billing(self, info: Info) -> MaybeAwaitable[list[BillingRecord]]:
         return self._system_view(info, SystemName.QUICKBOOKS, BillingRecord.from_record)
 
+    # --- writes (the gateway's own outbox and audit log) -------------------------------------
+
+    @strawberry.field(description="Writes to this customer's records that a system has not confirmed yet "
+                      "(retried by the outbox), next due first. Empty on a read-only gateway.")
+    async def pending_writes(self, info: Info) -> list[PendingWrite]:
+        return await pending_writes_for(info.context.services, str(self.id))
+
+    @strawberry.field(description="Changes made to this customer through the gateway, newest first (the audit "
+                      "log). Empty on a read-only gateway.")
+    async def history(self, info: Info, first: int = 20, after: str | None = None) -> AuditConnection:
+        return await history_page(info.context.services, str(self.id), first, after)
+
 
 async def prefetch(customers: Sequence[Customer], info: Info, fields: AbstractSet[str]) -> None:
     """Loads, for every customer at once, what the selected fields need (see `Customer`)."""
@@ -562,12 +576,6 @@ class CustomerFilter:
 class CustomerEdge:
     cursor: str
     node: Customer
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.type(description="A page of customers (Relay connection).")

@@ -31,7 +31,7 @@ from xref._stewardship import (
 )
 from xref._service import MAX_PAGE_SIZE, LinkOutcome, XrefService, customer_cursor
 from xref._types import ApplyResult, CustomerInfo, CustomerPage, LinkInfo
-from xref.audit import MAX_AUDIT_PAGE, AuditEntry, AuditLog, AuditPage
+from xref.audit import MAX_AUDIT_PAGE, AuditEntry, AuditLog, AuditPage, audit_cursor
 from xref.bulk import MatchSummary, run_bulk_match
 from xref.candidates import Candidate, CandidateSearch, find_candidates
 from xref.db import create_engine, create_sessions
@@ -141,4 +141,5 @@ __all__ = [
     "AuditLog",
     "AuditPage",
     "AuditRecord",
+    "audit_cursor",
 ]

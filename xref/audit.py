@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from xref._errors import InvalidCursor
 from xref._models import AuditRecord, utcnow
 
-__all__ = ["AuditEntry", "AuditLog", "AuditPage", "MAX_AUDIT_PAGE"]
+__all__ = ["AuditEntry", "AuditLog", "AuditPage", "MAX_AUDIT_PAGE", "audit_cursor"]
 
 MAX_AUDIT_PAGE: Final = 1000
 _CURSOR_TAG: Final = "a1"
@@ -63,7 +63,8 @@ def _entry(row: AuditRecord) -> AuditEntry:
     )
 
 
-def _cursor(entry_id: int) -> str:
+def audit_cursor(entry_id: int) -> str:
+    """The opaque cursor of one entry: `history(after=...)` continues with the entries older than it."""
     return base64.urlsafe_b64encode(f"{_CURSOR_TAG}:{entry_id}".encode()).decode().rstrip("=")
 
 
@@ -145,7 +146,7 @@ class AuditLog:
         return AuditPage(
             entries=tuple(_entry(row) for row in page),
             has_next=len(rows) > first,
-            end_cursor=_cursor(page[-1].id) if page else None,
+            end_cursor=audit_cursor(page[-1].id) if page else None,
         )
 
     async def entries_for_mutation(self, mutation_id: str) -> list[AuditEntry]:
