@@ -42,9 +42,10 @@ from typing import Any, TextIO, TypeVar
 import httpx
 import psutil
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from bench._acceptance import acceptance_table
+from bench._args import add_data_arguments, add_keep_argument, report_console
 from bench._data import prepare_data
 from bench._gateway import GatewayProcess, sandbox_env
 from bench._load import (
@@ -499,16 +500,6 @@ def acceptance(figures: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return checks
 
 
-def acceptance_table(checks: Mapping[str, Mapping[str, Any]]) -> Table:
-    table = Table(title="Acceptance (issue 5)", title_justify="left", box=box.SIMPLE)
-    for column in ("target", "value", "met"):
-        table.add_column(column, justify="right")
-    for name, check in checks.items():
-        met = {True: "yes", False: "NO", None: "not run"}[check["met"]]
-        table.add_row(f"{name} {check['op']} {check['target']}", str(check["value"]), met)
-    return table
-
-
 # --- main -----------------------------------------------------------------------------------------
 
 
@@ -587,9 +578,7 @@ def measure(args: argparse.Namespace, data_dir: Path, log: TextIO) -> dict[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.read", description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--customers", type=int, default=300, help="real-world customers to generate")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--latency-ms", type=float, default=LATENCY_MS, help="added to every simulated API call")
+    add_data_arguments(parser, latency_ms=LATENCY_MS)
     parser.add_argument("--concurrency", type=int, default=16, help="workers for the one-customer scenarios")
     parser.add_argument("--requests", type=int, default=300, help="budget of the uncached one-customer run")
     parser.add_argument("--serial-requests", type=int, default=50, help="budget of the serial uncached run")
@@ -603,12 +592,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--probe-requests", type=int, default=2, help="requests per relation probe")
     parser.add_argument("--outage-requests", type=int, default=100, help="budget of the outage run")
     parser.add_argument("--seconds", type=float, default=30.0, help="time budget of each run")
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="keep data, xref and logs in DIR/customers-N-seed-S (and reuse the data next time)")
+    add_keep_argument(parser)
     args = parser.parse_args(argv)
 
     out = sys.stdout
-    console = Console(file=out, highlight=False, width=None if out.isatty() else 110)
+    console = report_console(out)
     with ExitStack() as stack:
         root = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="c360-bench-read-")))
         data_dir = root / f"customers-{args.customers}-seed-{args.seed}"
@@ -644,7 +632,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "outage_billing_all_source_unavailable": scenarios["outage"]["billing_all_source_unavailable"],
     }
     checks = acceptance({**flat, **figures})
-    console.print(acceptance_table(checks))
+    console.print(acceptance_table(checks, issue=5))
     for key, error in unexpected.items():
         if error:
             console.print(f"[red]{key}: GraphQL errors; the first:[/red] {error}")
