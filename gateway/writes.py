@@ -28,7 +28,7 @@ def open_writes(settings: Settings, xref: XrefService, connectors: Mapping[Syste
     audit = AuditLog(sessions)
     ownership = settings.ownership_policy()
     return WriteServices(
-        write_through=WriteThrough(xref, connectors, outbox, audit, ownership=ownership, own_writes=own_writes),
+        write_through=WriteThrough(connectors, outbox, audit, ownership=ownership, own_writes=own_writes),
         idempotency=IdempotencyStore(sessions, ttl_s=settings.idempotency_ttl_s),
         outbox=outbox,
         audit=audit,

@@ -6,13 +6,12 @@ graphql-core runs each through the general path: a resolve-info object, argument
 coercion, strawberry's resolver wrapper, then value completion, several µs a field,
 which made the page's execution alone exceed its latency budget.
 
-What is shortcut, each exactly:
-- a field with no resolver, no arguments and a scalar or enum type is
-  `serialize(getattr(source, name))`;
-- an object's selection is compiled once per request into a plan: plain fields are
-  read with `getattr`, fields whose resolver is marked `context_only` (it reads nothing
-  of `info` but `info.context`, and takes no arguments) are called directly, and the
-  values are completed by the plans of their own selections (objects, lists, leaves).
+What is shortcut, exactly: an object's selection is compiled into a plan (once per
+request, or once per query when it has no directives). Plain fields (no resolver, no
+arguments) are read with `getattr` and serialized; fields whose resolver is marked
+`context_only` (it reads nothing of `info` but `info.context`, and takes no arguments)
+are called directly; the values are completed by the plans of their own selections
+(objects, lists, leaves).
 
 Any field the plan cannot complete exactly (an exception, an awaitable, a null in a
 non-null field, a serializer that refuses the value, a resolver that is not marked,
@@ -46,10 +45,7 @@ from strawberry.types import Info
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: (attribute name, serializer, nullable) for a plain leaf; None when the field needs the general path.
-LeafReader = tuple[str, Callable[[Any], Any], bool] | None
 _NOT_CHECKED = object()
-_LEAF_ATTR = "_c360_leaf_reader"
 _ATTRIBUTE_ATTR = "_c360_plain_attribute"
 _RESOLVER_ATTR = "_c360_direct_resolver"
 _CONTEXT_ONLY = "_c360_context_only"
@@ -100,20 +96,6 @@ def _attribute_of(field_def: GraphQLField) -> str | None:
     return attribute
 
 
-def leaf_reader(field_def: GraphQLField) -> LeafReader:
-    """How to read this field directly, worked out once per field definition (cached on it)."""
-    cached = field_def.__dict__.get(_LEAF_ATTR, _NOT_CHECKED)
-    if cached is not _NOT_CHECKED:
-        return cached  # type: ignore[no-any-return]
-    reader: LeafReader = None
-    attribute = plain_attribute(field_def)
-    field_type, nullable = _unwrap_non_null(field_def.type)
-    if attribute is not None and isinstance(field_type, GraphQLScalarType | GraphQLEnumType):
-        reader = attribute, field_type.serialize, nullable
-    field_def.__dict__[_LEAF_ATTR] = reader
-    return reader
-
-
 def _unwrap_non_null(field_type: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
     if isinstance(field_type, GraphQLNonNull):
         return field_type.of_type, False
@@ -154,7 +136,7 @@ def _value(entry: _Entry, source: Any, info: GraphQLResolveInfo, strawberry_info
     if entry.complete is None:
         raise _Irregular
     if entry.resolver is not None:
-        value = entry.resolver(source, strawberry_info or Info(_raw_info=info, _field=None))  # type: ignore[arg-type]
+        value = entry.resolver(source, strawberry_info)  # type: ignore[arg-type]  # set whenever a resolver is
         if inspect.isawaitable(value):
             if inspect.iscoroutine(value):
                 value.close()  # the general path calls the resolver again and awaits that one
@@ -170,8 +152,13 @@ def _value(entry: _Entry, source: Any, info: GraphQLResolveInfo, strawberry_info
 
 def _run(entries: tuple[_Entry, ...], source: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
     """Every planned field of `source`, or _Irregular if any of them is not exact."""
-    strawberry_info = Info(_raw_info=info, _field=None) if any(e.resolver for e in entries) else None  # type: ignore[arg-type]
+    strawberry_info = _strawberry_info(entries, info)
     return {entry.key: _value(entry, source, info, strawberry_info) for entry in entries}
+
+
+def _strawberry_info(entries: tuple[_Entry, ...], info: GraphQLResolveInfo) -> Info | None:
+    """One strawberry Info per object for its directly called resolvers (they read only its context)."""
+    return Info(_raw_info=info, _field=None) if any(e.resolver for e in entries) else None  # type: ignore[arg-type]
 
 
 def _leaf(serialize: Callable[[Any], Any]) -> Complete:
@@ -336,33 +323,6 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return _list(item, item_nullable) if item is not None else None
         return None  # interfaces and unions resolve their runtime type: the general path does
 
-    def execute_field(
-        self,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: Any,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
-        node = field_details_list[0].node
-        if not node.arguments and _no_middleware(self.middleware_manager):
-            field_def = parent_type.fields.get(node.name.value)
-            reader = leaf_reader(field_def) if field_def is not None else None
-            if reader is not None:
-                attribute, serialize, nullable = reader
-                try:
-                    value = getattr(source, attribute)
-                    if value is None:
-                        if nullable:
-                            return None
-                    else:
-                        serialized = serialize(value)
-                        if serialized is not None and serialized is not Undefined:
-                            return serialized
-                except Exception:  # noqa: BLE001, S110 - the general path below reports it properly
-                    pass
-        return super().execute_field(parent_type, source, field_details_list, path, position_context)
-
     def complete_object_value(
         self,
         return_type: GraphQLObjectType,
@@ -381,7 +341,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         is_type_of = return_type.is_type_of
         if is_type_of is not None and is_type_of(result, info) is not True:
             return super().complete_object_value(return_type, field_details_list, info, path, result, position_context)
-        strawberry_info = Info(_raw_info=info, _field=None) if any(e.resolver for e in entries) else None  # type: ignore[arg-type]
+        strawberry_info = _strawberry_info(entries, info)
         results: dict[str, Any] = {}
         pending: list[str] = []
         for entry in entries:

@@ -6,6 +6,7 @@ system is data the caller needs (APPLIED, PENDING, FAILED...), not an error to p
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -167,8 +168,6 @@ UpdateCustomerResult = Annotated[
 
 
 def _json_text(value: Any) -> str | None:
-    import json
-
     value = value_to_json(value)
     return value if value is None or isinstance(value, str) else json.dumps(value, sort_keys=True)
 

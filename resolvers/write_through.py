@@ -28,9 +28,10 @@ from enum import StrEnum
 from typing import Any
 
 from connectors import Connector, ConnectorError, RecordChanges, SourceRecord, SystemName, VersionConflict
+from resolvers.errors import error_code
 from resolvers.ownership import DEFAULT_OWNERSHIP, OwnershipPolicy
 from resolvers.write_values import changes_to_json, restore, set_attributes, value_to_json
-from xref import AuditLog, LinkInfo, Outbox, XrefService
+from xref import AuditLog, LinkInfo, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,6 @@ class WriteThrough:
 
     def __init__(
         self,
-        xref: XrefService,
         connectors: Mapping[SystemName, Connector],
         outbox: Outbox,
         audit: AuditLog,
@@ -165,7 +165,6 @@ class WriteThrough:
         own_writes: OwnWrites | None = None,
         on_written: Callable[[SystemName, str], Awaitable[None]] | None = None,
     ) -> None:
-        self.xref = xref
         self.connectors = connectors
         self.outbox = outbox
         self.audit = audit
@@ -298,15 +297,9 @@ class WriteThrough:
         return SystemOutcome(
             system=system, record_id=record_id, status=attempt.status,
             attributes=set_attributes(attempt.target.changes), error=message,
-            code=_error_code(error) if error is not None else ("CONFLICT" if attempt.conflict else None),
+            code=error_code(error) if error is not None else ("CONFLICT" if attempt.conflict else None),
             outbox_id=attempt.outbox_id,
         )
-
-
-def _error_code(error: ConnectorError) -> str:
-    from resolvers.errors import error_code  # the read path's codes, so clients see one vocabulary
-
-    return error_code(error)
 
 
 def _audit_changes(changes: RecordChanges, attempts: Sequence[_Attempt]) -> list[dict[str, Any]]:

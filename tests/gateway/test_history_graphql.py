@@ -80,7 +80,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                                make_record(QB, "200", name="Other")]),
     }
     writes = WriteServices(
-        write_through=WriteThrough(xref, connectors, outbox, audit), idempotency=IdempotencyStore(sessions),
+        write_through=WriteThrough(connectors, outbox, audit), idempotency=IdempotencyStore(sessions),
         outbox=outbox, audit=audit, ownership=DEFAULT_OWNERSHIP,
     )
     acme = await _customer(xref, (SP, "1"), (QB, "100"))

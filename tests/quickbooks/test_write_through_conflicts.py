@@ -60,9 +60,9 @@ async def _write(qbo: Qbo, stores: tuple[XrefService, Outbox, AuditLog], their_c
                                   PrimaryPhone={"FreeFormNumber": "(503) 555-0100"})
     connector = QuickBooksConnector(qbo.settings(), UpstreamLimits())
     raced = RacedConnector(connector, qbo, their_change)
-    xref, outbox, audit = stores
+    _, outbox, audit = stores
     try:
-        writes = WriteThrough(xref, {SystemName.QUICKBOOKS: raced}, outbox, audit)  # type: ignore[dict-item]
+        writes = WriteThrough({SystemName.QUICKBOOKS: raced}, outbox, audit)  # type: ignore[dict-item]
         result = await writes.update("c1", _links(created["Id"]), ours, subject="test")
     finally:
         await connector.aclose()
