@@ -9,9 +9,12 @@ Each request is `updateCustomer` on a customer with one record in each system, c
 name (SharePoint and QuickBooks publish it, Teamwork consumes it) and its address (all three),
 with values and an idempotency key of its own: every update writes to every system.
 
-Scenarios (issue 6, acceptance 4): (a) serial, one update at a time after a short warm-up: the
-latency of one update and the upstream calls it makes (the simulators' `/_admin/stats`);
-(b) under load: N closed-loop clients, each with customers of its own, so no two updates in
+Scenarios (issue 6, acceptance 4), after a short warm-up, each customer updated once in (a) and (b):
+(a) serial, customers a tool has just shown (viewed through the gateway first, as an edit form
+does): the latency of one update (`update_p50_ms`) and the upstream calls it makes (the
+simulators' `/_admin/stats`); the write takes its version tokens from the gateway's cache;
+(b) serial, customers nobody read recently: the write reads each record first (`update_cold_*`);
+(c) under load: N closed-loop clients, each with customers of its own, so no two updates in
 flight touch one customer (those legitimately conflict or queue behind each other). Then a
 read-back through the gateway checks that the last values written are what each system holds.
 
@@ -250,22 +253,36 @@ async def scenarios(gateway_url: str, sims: Mapping[str, str], args: argparse.Na
         warm = Updates(complete, 0, run, last_sent)
         await run_load(client, url, warm, concurrency=1, max_requests=args.warmup, max_seconds=args.seconds)
 
-        serial = Updates(complete, args.warmup, run, last_sent)
-        res, calls = await measured(counter, client, url, serial, concurrency=1, max_requests=args.serial_requests,
+        # Two serial runs on customers not updated before, each customer once: (a) ones a tool has
+        # just shown (viewed through the gateway first, as an edit form does), (b) ones nobody read
+        # recently (the write reads each record first for its version token).
+        rest = complete[args.warmup:]
+        each = max(1, min(args.serial_requests, len(rest) // 2))
+        viewed_pool, cold_pool = rest[:each], rest[each:2 * each]
+        await run_load(client, url, lambda i: {"query": READ_BACK, "variables": {"id": viewed_pool[i]}},
+                       concurrency=4, max_requests=len(viewed_pool), max_seconds=args.seconds)
+        viewed = Updates(viewed_pool, args.warmup, run, last_sent)
+        res, calls = await measured(counter, client, url, viewed, concurrency=1, max_requests=len(viewed_pool),
                                     max_seconds=args.seconds, cpu=cpu)
-        figures: dict[str, Any] = {"serial": scenario_figures("updateCustomer, serial", res, calls,
-                                              {"distinct_customers": min(res.count, len(complete))})}
-        log.write("   (a) serial updates done\n")
+        figures: dict[str, Any] = {"serial": scenario_figures("updateCustomer, serial, customer just viewed", res,
+                                                               calls, {"distinct_customers": res.count})}
+        log.write("   (a) serial updates of viewed customers done\n")
+        cold = Updates(cold_pool, args.warmup + each, run, last_sent)
+        res, calls = await measured(counter, client, url, cold, concurrency=1, max_requests=len(cold_pool),
+                                    max_seconds=args.seconds, cpu=cpu)
+        figures["cold"] = scenario_figures("updateCustomer, serial, customer not read recently", res, calls,
+                                           {"distinct_customers": res.count})
+        log.write("   (b) serial updates of customers not read recently done\n")
 
         # Each worker needs a customer of its own; with fewer customers, fewer workers.
         workers = min(args.concurrency, len(complete))
-        loaded = Updates(complete, args.warmup + args.serial_requests, run, last_sent, slices=workers)
+        loaded = Updates(complete, args.warmup + 2 * each, run, last_sent, slices=workers)
         res, calls = await measured(counter, client, url, loaded, concurrency=workers, max_requests=args.requests,
                                     max_seconds=args.seconds, cpu=cpu)
         figures["load"] = scenario_figures(f"updateCustomer, {workers} concurrent clients", res, calls, {
             "distinct_customers": min(res.count, len(complete)), "customers_per_client": len(complete) // workers,
         })
-        log.write("   (b) updates under load done\n")
+        log.write("   (c) updates under load done\n")
         figures["read_back"] = await read_back(client, url, last_sent, args.read_back)
         figures["customers_updated_pool"] = len(complete)
         figures["customers_with_duplicates_left_out"] = duplicated
@@ -338,28 +355,33 @@ def measure(args: argparse.Namespace, data_dir: Path, work_dir: Path, log: TextI
 
 
 def flat_figures(figures: Mapping[str, Any], latency_ms: float) -> dict[str, Any]:
-    serial, load = figures["serial"], figures["load"]
+    serial, cold, load = figures["serial"], figures["cold"], figures["load"]
     by_system = serial["upstream_by_system"]
     return {
-        # One update's latency (serial); the same under concurrent clients is a throughput figure.
+        # One update's latency (serial) of a customer just viewed; the same under concurrent
+        # clients is a throughput figure.
         "update_p50_ms": serial["p50_ms"],
         "update_p95_ms": serial["p95_ms"],
         "update_p99_ms": serial["p99_ms"],
+        "update_cold_p50_ms": cold["p50_ms"],
+        "update_cold_p95_ms": cold["p95_ms"],
+        "upstream_per_cold_update_by_system": cold["upstream_by_system"],
         "updates_per_s": load["updates_per_s"],
         "load_requests_per_s": load["rps"],
         "load_p50_ms": load["p50_ms"],
         "load_p95_ms": load["p95_ms"],
         "load_p99_ms": load["p99_ms"],
         "load_concurrency": load["concurrency"],
-        "outcomes": {"serial": serial["outcomes"], "load": load["outcomes"]},
-        "result_types": {"serial": serial["result_types"], "load": load["result_types"]},
-        "update_errors": serial["errors"] + load["errors"],
+        "outcomes": {"serial": serial["outcomes"], "cold": cold["outcomes"], "load": load["outcomes"]},
+        "result_types": {"serial": serial["result_types"], "cold": cold["result_types"], "load": load["result_types"]},
+        "update_errors": serial["errors"] + cold["errors"] + load["errors"],
         "upstream_per_update_by_system": by_system,
         "upstream_per_update_by_path": serial["upstream_by_path"],
         # A system's calls for one update are sequential (read, then write): the slowest system's
         # count times the added latency is a floor no gateway overhead is in.
         "latency_floor_ms": round(max(by_system.values()) * latency_ms, 1) if by_system else None,
-        "cpu_ms_per_update": {"serial": serial["cpu_ms_per_request"], "load": load["cpu_ms_per_request"]},
+        "cpu_ms_per_update": {"serial": serial["cpu_ms_per_request"], "cold": cold["cpu_ms_per_request"],
+                              "load": load["cpu_ms_per_request"]},
         **figures["read_back"],
     }
 
@@ -368,7 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.write", description=(__doc__ or "").splitlines()[0])
     add_data_arguments(parser, latency_ms=LATENCY_MS)
     parser.add_argument("--warmup", type=int, default=5, help="updates before the serial run, not counted")
-    parser.add_argument("--serial-requests", type=int, default=100, help="budget of the serial run")
+    parser.add_argument("--serial-requests", type=int, default=100,
+                        help="budget of each serial run (viewed, cold); each customer is updated once")
     parser.add_argument("--concurrency", type=int, default=16, help="clients of the load run")
     parser.add_argument("--requests", type=int, default=500, help="budget of the load run")
     parser.add_argument("--read-back", type=int, default=20, help="customers whose last update is read back")
@@ -383,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_dir = root / f"customers-{args.customers}-seed-{args.seed}"
         figures = measure(args, data_dir, root / f"{data_dir.name}-write", sys.stderr)
 
-    for key in ("serial", "load"):
+    for key in ("serial", "cold", "load"):
         console.print(scenario_table(figures[key]))
     flat = flat_figures(figures, args.latency_ms)
     checks = acceptance(flat)
@@ -392,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if slowest is not None:
         console.print(f"latency floor: {slowest[0]} makes {slowest[1]:g} sequential calls per update, "
                       f"x {args.latency_ms:g} ms = {flat['latency_floor_ms']} ms before any gateway work")
-    for key in ("serial", "load"):
+    for key in ("serial", "cold", "load"):
         if figures[key]["first_update_error"]:
             console.print(f"[red]{key}: {figures[key]['errors']} updates failed; the first:[/red] "
                           f"{figures[key]['first_update_error']}")
@@ -408,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "customers_updated_pool": figures["customers_updated_pool"],
         "customers_with_duplicates_left_out": figures["customers_with_duplicates_left_out"],
         "match_seconds": figures["match_seconds"],
-        "scenarios": {"serial": figures["serial"], "load": figures["load"]},
+        "scenarios": {"serial": figures["serial"], "cold": figures["cold"], "load": figures["load"]},
         "acceptance": checks,
         "acceptance_met": all(verdicts) if verdicts else None,
     }

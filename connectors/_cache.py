@@ -27,6 +27,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -203,6 +204,8 @@ class CachedConnector:
         self._inflight: dict[str, asyncio.Future[CacheEntry]] = {}
         #: Called with the keys after they are forgotten (a response cache drops what used them).
         self.forget_listeners: list[Callable[[Sequence[str]], None]] = []
+        self._writes_in_flight: Counter[str] = Counter()
+        self._contended: set[str] = set()  # keys written by overlapping updates
         # Strong references to running flights (asyncio keeps only weak ones).
         self._flights: set[asyncio.Task[None]] = set()
 
@@ -293,11 +296,32 @@ class CachedConnector:
         return record
 
     async def update(self, record_id: str, version: str | None, changes: RecordChanges) -> SourceRecord:
-        """Invalidates whatever the outcome: a conflict or a timeout also means our copy may be stale."""
+        """The system's answer to a write is the record as it now is, so it replaces our copy:
+        the read that usually follows a write (the mutation's own `customer` selection, the next
+        edit's version token) needs no call. On any failure (a conflict, a timeout) our copy
+        may be stale and is dropped; so is it when another write to the record is in flight,
+        since their answers could land in either order.
+        """
+        key = self.record_key(record_id)
+        if self._writes_in_flight[key]:
+            self._contended.add(key)
+        self._writes_in_flight[key] += 1
         try:
-            return await self.inner.update(record_id, version, changes)
+            record = await self.inner.update(record_id, version, changes)
+        except BaseException:
+            await self._forget_quietly([key])
+            raise
         finally:
-            await self._forget_quietly([self.record_key(record_id)])
+            self._writes_in_flight[key] -= 1
+            alone = self._writes_in_flight[key] == 0 and key not in self._contended
+            if self._writes_in_flight[key] == 0:
+                del self._writes_in_flight[key]
+                self._contended.discard(key)
+        await self._forget_quietly([key])
+        if alone and self._inflight.get(key) is None:
+            now = self._clock()
+            await self._write({key: CacheEntry(value=record, stored_at=now, fresh_until=now + self._ttl)})
+        return record
 
     async def invalidate(self, record_id: str) -> None:
         """Drop the cached record (after a write or a webhook); the next read goes upstream."""

@@ -13,6 +13,10 @@ class Connector(Protocol):
     """A customer-holding system, seen through canonical records."""
 
     system: SystemName
+    #: True when the system itself refuses a write carrying a stale version (Graph ETag,
+    #: QuickBooks SyncToken). False when the connector can only guard a write by reading the
+    #: record first and comparing (Teamwork): there the guard costs a sequential call.
+    conditional_writes: bool
 
     async def fetch(self, record_id: str) -> SourceRecord:
         """One record; raises RecordNotFound."""

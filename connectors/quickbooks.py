@@ -53,6 +53,7 @@ class QuickBooksConnector:
     """Customers and invoices of one QuickBooks company (realm)."""
 
     system = SystemName.QUICKBOOKS
+    conditional_writes = True
 
     def __init__(
         self,

@@ -101,6 +101,7 @@ class SharePointConnector:
     """The Customers list (and its document library) of one SharePoint site."""
 
     system = SystemName.SHAREPOINT
+    conditional_writes = True
 
     def __init__(
         self,

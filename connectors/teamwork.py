@@ -75,6 +75,7 @@ class TeamworkConnector:
     """Teamwork companies as `SourceRecord`s (the site-owner company is never matched or listed)."""
 
     system = SystemName.TEAMWORK
+    conditional_writes = False
 
     def __init__(
         self,
@@ -202,19 +203,25 @@ class TeamworkConnector:
         return self._record(json_body(resp)["company"])
 
     async def update(self, record_id: str, version: str | None, changes: RecordChanges) -> SourceRecord:
-        """PATCH the changed fields if the company still has `updatedAt == version`.
+        """PATCH the changed fields; with `version`, only if the company still has `updatedAt == version`.
 
-        Teamwork has no ETag, so this is a read-compare-write: a write landing between our
-        GET and our PATCH is silently overwritten (last write wins). `version=None` skips the check.
+        Teamwork has no ETag, so the guard is a read-compare-write: it costs a GET before the
+        PATCH, and a write landing between the two is still overwritten (last write wins).
+        `version=None` skips the guard and the GET (`conditional_writes` is False so callers
+        know the guard is not free).
         """
-        current = await self._company(record_id)
-        if version is not None and not same_version(version, text(current.get("updatedAt"))):
-            raise VersionConflict(
-                self.system, f"company {record_id} changed since it was read", status=409,
-                details={"expected": version, "current": current.get("updatedAt")},
-            )
+        canonical = _canonical_id(record_id)
+        if canonical is None:
+            raise RecordNotFound(self.system, f"no company {record_id!r}", status=404)
+        if version is not None:
+            current = await self._company(record_id)
+            if not same_version(version, text(current.get("updatedAt"))):
+                raise VersionConflict(
+                    self.system, f"company {record_id} changed since it was read", status=409,
+                    details={"expected": version, "current": current.get("updatedAt")},
+                )
         body = to_company_body(changes)
         if not body["company"]:
-            return self._record(current)
-        resp = await self.client.request("PATCH", f"{_V3}/companies/{current['id']}.json", json=body, ok=(200,))
+            return await self.fetch(record_id)
+        resp = await self.client.request("PATCH", f"{_V3}/companies/{canonical}.json", json=body, ok=(200,))
         return self._record(json_body(resp)["company"])

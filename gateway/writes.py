@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 
-from connectors import CachedConnector, Connector, SourceRecord, SystemName
+from connectors import Connector, SourceRecord, SystemName
 from gateway.config import Settings
 from resolvers.mutations import WriteServices
 from resolvers.outbox_worker import OutboxPolicy, OutboxWorker
@@ -41,10 +41,8 @@ def outbox_worker(settings: Settings, writes: WriteServices, connectors: Mapping
     own_writes = writes.write_through.own_writes
 
     async def written(record: SourceRecord) -> None:
+        # The cached connectors keep their copies in step with their own writes (CachedConnector.update).
         own_writes.record(record)
-        connector = connectors.get(record.system)
-        if isinstance(connector, CachedConnector):
-            await connector.invalidate(record.id)
 
     return OutboxWorker(
         writes.outbox, connectors, writes.audit, on_written=written,

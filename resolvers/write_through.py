@@ -220,30 +220,50 @@ class WriteThrough:
             return await self._queue(target, customer_id, mutation_id, None, "queued behind earlier pending writes")
         connector = self.connectors[system]
         attributes = set_attributes(target.changes)
+        guarded = self._guarded(connector, target)
         try:
-            before = await _source(connector).fetch(record_id)
-            base = before
+            # The record as the gateway last saw it (the read cache: usually what the caller was
+            # shown), fetched when not cached. A stale copy costs nothing extra where the system
+            # checks versions itself: its refusal sends us to the fresh re-read below.
+            base = await connector.fetch(record_id)
             for _ in range(MAX_STALE_RETRIES + 1):
                 try:
-                    after = await connector.update(record_id, base.version, target.changes)
+                    after = await connector.update(record_id, base.version if guarded else None, target.changes)
                 except VersionConflict:
                     current = await _source(connector).fetch(record_id)
                     touched = [a for a in attributes if getattr(current, a) != getattr(base, a)]
                     if touched:
                         attribute = touched[0]
-                        return _Attempt(target, WriteStatus.FAILED, before, conflict=WriteConflict(
+                        return _Attempt(target, WriteStatus.FAILED, current, conflict=WriteConflict(
                             attribute, system, record_id,
                             ours=getattr(target.changes, attribute), theirs=getattr(current, attribute),
                         ))
                     base = current  # the other writer changed other attributes: ours still apply on top
                     continue
                 await self._written(after)
-                return _Attempt(target, WriteStatus.APPLIED, before, after)
+                return _Attempt(target, WriteStatus.APPLIED, base, after)
             raise VersionConflict(system, f"record {record_id} kept changing while we wrote it")
         except ConnectorError as exc:
             if exc.transient:
                 return await self._queue(target, customer_id, mutation_id, exc, str(exc))
             return _Attempt(target, WriteStatus.FAILED, error=exc)
+
+    def _guarded(self, connector: Connector, target: _Target) -> bool:
+        """Whether the write carries the record's version token.
+
+        Always where the system checks it itself (free). Where the guard costs a read first
+        (Teamwork), only when the write includes an attribute the system publishes: a change
+        a person made there is authoritative and must not be overwritten unseen. An attribute
+        the system only consumes follows its publisher by policy, so the gateway's value is
+        the one it should hold whatever it holds now.
+        """
+        if getattr(connector, "conditional_writes", True):
+            return True
+        system = target.link.system
+        return any(
+            system in self.ownership.publishers(_POLICY_NAME.get(name, name))
+            for name in set_attributes(target.changes)
+        )
 
     async def _queue(self, target: _Target, customer_id: str, mutation_id: str,
                      error: ConnectorError | None, reason: str) -> _Attempt:

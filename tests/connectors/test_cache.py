@@ -57,6 +57,7 @@ class ScriptedUpstream:
     """A connector over dicts that records every upstream call; `gate` holds calls open, `fail` raises."""
 
     system = QB
+    conditional_writes = True
 
     def __init__(self) -> None:
         self.records: dict[str, SourceRecord] = {
@@ -113,6 +114,8 @@ class ScriptedUpstream:
 
     async def update(self, record_id: str, version: str | None, changes: RecordChanges) -> SourceRecord:
         self.update_calls += 1
+        if self.gate is not None:
+            await self.gate.wait()
         record = replace(self.records[record_id], name=changes.name, version=str(int(version or 0) + 1))
         self.records[record_id] = record
         return record
@@ -294,12 +297,31 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_call(
 # -- writes and invalidation ---------------------------------------------------------------------
 
 
-async def test_update_invalidates_the_record(cached: CachedConnector, upstream: ScriptedUpstream) -> None:
+async def test_update_keeps_the_systems_answer_as_the_cached_record(
+    cached: CachedConnector, upstream: ScriptedUpstream
+) -> None:
     before = await cached.fetch("1")
+    forgotten: list[Sequence[str]] = []
+    cached.forget_listeners.append(forgotten.append)
     after = await cached.update("1", before.version, RecordChanges(name="New name"))
     assert after.name == "New name"
-    assert (await cached.fetch("1")).name == "New name"
-    assert upstream.fetch_calls == [["1"], ["1"]]
+    assert await cached.fetch("1") == after
+    assert upstream.fetch_calls == [["1"]]  # the read after the write needed no call
+    assert forgotten == [[cached.record_key("1")]]  # responses built on the old copy go
+
+
+async def test_concurrent_updates_of_one_record_leave_no_copy(
+    cached: CachedConnector, upstream: ScriptedUpstream
+) -> None:
+    """Their answers can land in either order: neither is trusted as the latest."""
+    upstream.gate = asyncio.Event()
+    first = asyncio.create_task(cached.update("1", "1", RecordChanges(name="First")))
+    second = asyncio.create_task(cached.update("1", "1", RecordChanges(name="Second")))
+    await asyncio.sleep(0)
+    upstream.gate.set()
+    await asyncio.gather(first, second)
+    assert (await cached.fetch("1")).name == "Second"
+    assert upstream.fetch_calls == [["1"]]  # read from the system, not from either answer
 
 
 async def test_failed_update_invalidates_too(cached: CachedConnector, upstream: ScriptedUpstream) -> None:

@@ -54,6 +54,8 @@ class FakeClock:
 class ScriptedConnector:
     """A Connector whose calls follow a script; counts calls and those in flight, like a simulator would."""
 
+    conditional_writes = True
+
     def __init__(self, system: SystemName = QBO, script: Sequence[Step] = ()) -> None:
         self.system = system
         self.script: list[Step] = list(script)

@@ -5,17 +5,15 @@ other writer's sparse update lands between our read and our write."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-import pytest
 
 from connectors import RecordChanges, SourceRecord, SystemName, UpstreamLimits
 from connectors.quickbooks import QuickBooksConnector
 from resolvers.write_through import WriteStatus, WriteThrough
 from tests.quickbooks.conftest import Qbo
-from xref import AuditLog, LinkInfo, Outbox, XrefService, create_engine, create_sessions, upgrade
+from xref import AuditLog, LinkInfo, Outbox, XrefService
 
 NOW = datetime.datetime(2026, 11, 23, tzinfo=datetime.UTC)
 
@@ -30,6 +28,9 @@ class RacedConnector:
         self._their_change = their_change
         self.updates = 0
 
+    async def fetch(self, record_id: str) -> SourceRecord:
+        return await self.inner.fetch(record_id)
+
     async def update(self, record_id: str, version: str | None, changes: RecordChanges) -> SourceRecord:
         self.updates += 1
         if self.updates == 1:
@@ -40,27 +41,18 @@ class RacedConnector:
         return await self.inner.update(record_id, version, changes)
 
 
-@pytest.fixture
-async def stores(tmp_path: Path) -> AsyncIterator[tuple[XrefService, Outbox, AuditLog]]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'xref.sqlite3'}")
-    await upgrade(engine)
-    sessions = create_sessions(engine)
-    yield XrefService(sessions), Outbox(sessions), AuditLog(sessions)
-    await engine.dispose()
-
-
 def _links(record_id: str) -> Sequence[LinkInfo]:
     return [LinkInfo(customer_id="c1", system=SystemName.QUICKBOOKS, record_id=record_id, confidence=1.0,
                      evidence={}, decided_by="test", created_at=NOW, updated_at=NOW)]
 
 
-async def _write(qbo: Qbo, stores: tuple[XrefService, Outbox, AuditLog], their_change: dict[str, Any],
+async def _write(qbo: Qbo, write_stores: tuple[XrefService, Outbox, AuditLog], their_change: dict[str, Any],
                  ours: RecordChanges) -> tuple[Any, dict[str, Any], RacedConnector]:
     created = qbo.create_customer(DisplayName="Harbour Books", PrimaryEmailAddr={"Address": "old@harbour.test"},
                                   PrimaryPhone={"FreeFormNumber": "(503) 555-0100"})
     connector = QuickBooksConnector(qbo.settings(), UpstreamLimits())
     raced = RacedConnector(connector, qbo, their_change)
-    _, outbox, audit = stores
+    _, outbox, audit = write_stores
     try:
         writes = WriteThrough({SystemName.QUICKBOOKS: raced}, outbox, audit)  # type: ignore[dict-item]
         result = await writes.update("c1", _links(created["Id"]), ours, subject="test")
@@ -71,24 +63,24 @@ async def _write(qbo: Qbo, stores: tuple[XrefService, Outbox, AuditLog], their_c
 
 
 async def test_a_stale_token_from_a_change_to_other_attributes_is_merged_and_applied(
-    qbo: Qbo, stores: tuple[XrefService, Outbox, AuditLog],
+    qbo: Qbo, write_stores: tuple[XrefService, Outbox, AuditLog],
 ) -> None:
     result, final, raced = await _write(
-        qbo, stores, {"PrimaryPhone": {"FreeFormNumber": "(503) 555-0177"}}, RecordChanges(email="new@harbour.test"))
+        qbo, write_stores, {"PrimaryPhone": {"FreeFormNumber": "(503) 555-0177"}}, RecordChanges(email="new@harbour.test"))
 
     assert [(o.status, o.error) for o in result.outcomes] == [(WriteStatus.APPLIED, None)]
     assert raced.updates == 2  # refused once (5010), re-read, applied on top
     assert final["PrimaryEmailAddr"]["Address"] == "new@harbour.test"  # ours
     assert final["PrimaryPhone"]["FreeFormNumber"] == "(503) 555-0177"  # theirs, kept
-    [entry] = (await stores[2].history("c1", first=5)).entries
+    [entry] = (await write_stores[2].history("c1", first=5)).entries
     assert entry.outcomes[f"quickbooks:{result.outcomes[0].record_id}"]["status"] == "APPLIED"
 
 
 async def test_a_stale_token_from_a_change_to_the_same_attribute_is_a_conflict_and_writes_nothing(
-    qbo: Qbo, stores: tuple[XrefService, Outbox, AuditLog],
+    qbo: Qbo, write_stores: tuple[XrefService, Outbox, AuditLog],
 ) -> None:
     result, final, raced = await _write(
-        qbo, stores, {"PrimaryEmailAddr": {"Address": "theirs@harbour.test"}}, RecordChanges(email="ours@harbour.test"))
+        qbo, write_stores, {"PrimaryEmailAddr": {"Address": "theirs@harbour.test"}}, RecordChanges(email="ours@harbour.test"))
 
     assert result.conflict is not None
     assert (result.conflict.attribute, result.conflict.system) == ("email", SystemName.QUICKBOOKS)

@@ -66,6 +66,8 @@ class FakeConnector:
     `search_fail_with` makes `search` raise (a system down for live look-ups).
     """
 
+    conditional_writes = True
+
     def __init__(
         self,
         system: SystemName | str,

@@ -246,3 +246,13 @@ async def test_a_two_second_outage_is_ridden_out(
     assert record.name == "Company 02 Ltd"
     assert connector.client.requests_sent > 1
 
+
+
+async def test_update_without_version_is_one_patch_and_an_unknown_company_is_not_found(
+    connector: TeamworkConnector,
+) -> None:
+    sent = connector.client.requests_sent
+    await connector.update("7", None, RecordChanges(phone="(217) 555-0999"))
+    assert connector.client.requests_sent - sent == 1
+    with pytest.raises(RecordNotFound):
+        await connector.update("9999", None, RecordChanges(phone="(217) 555-0998"))
