@@ -195,9 +195,9 @@ def scenario_figures(name: str, result: LoadResult, calls: Mapping[str, int],
 async def update_pool(client: httpx.AsyncClient, url: str) -> tuple[int, list[str], int]:
     """(golden customers, those with exactly one record in each system, those in all three with more).
 
-    A customer with two records in one system gets the same name written to both, which a
-    system with unique names (QuickBooks DisplayName) refuses: that is a data problem for a
-    steward, not the write path this bench measures.
+    Customers with two records in one system are left out: a name goes to only one of them where
+    the system keeps names unique (QuickBooks DisplayName), so the read-back could not expect the
+    last name in every record; they are about one customer in ten, not the path measured.
     """
     golden = 0
     single: list[str] = []

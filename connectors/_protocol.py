@@ -17,6 +17,9 @@ class Connector(Protocol):
     #: QuickBooks SyncToken). False when the connector can only guard a write by reading the
     #: record first and comparing (Teamwork): there the guard costs a sequential call.
     conditional_writes: bool
+    #: Attributes no two records of the system may share (QuickBooks DisplayName: "name"). A
+    #: customer with two records there gets such a value written to one of them only.
+    unique_attributes: frozenset[str]
 
     async def fetch(self, record_id: str) -> SourceRecord:
         """One record; raises RecordNotFound."""

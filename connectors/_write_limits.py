@@ -26,12 +26,14 @@ from connectors._record import SystemName
 class FieldLimit:
     """The longest value a system keeps in one field, and characters it refuses there.
 
-    `max_length` is None where the system documents no limit; `note` names the field and the source.
+    `max_length` is None where the system documents no limit; `choices` lists the only values a
+    choice column takes (None: free text); `note` names the field and the source.
     """
 
     max_length: int | None
     forbidden: str = ""
     note: str = ""
+    choices: frozenset[str] | None = None
 
 
 #: Every attribute path a system can hold (the union of the tables below).
@@ -48,7 +50,8 @@ _SHAREPOINT: Final[Mapping[str, FieldLimit]] = {
     "name": FieldLimit(_SP_TEXT, note="Title, single line of text"),
     "email": FieldLimit(_SP_TEXT, note="EmailPrimary, single line of text"),
     "phone": FieldLimit(_SP_TEXT, note="Phone, single line of text"),
-    "status": FieldLimit(None, note="CustomerStatus, choice column: lead or active (source-apis.md 1.5)"),
+    "status": FieldLimit(None, note="CustomerStatus, choice column: lead or active (source-apis.md 1.5, 5)",
+                         choices=frozenset({"lead", "active"})),
     "address.line1": FieldLimit(_SP_TEXT, note="StreetAddress1, single line of text"),
     "address.line2": FieldLimit(_SP_TEXT, note="StreetAddress2, single line of text"),
     "address.city": FieldLimit(_SP_TEXT, note="City, single line of text"),

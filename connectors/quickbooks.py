@@ -54,6 +54,7 @@ class QuickBooksConnector:
 
     system = SystemName.QUICKBOOKS
     conditional_writes = True
+    unique_attributes: frozenset[str] = frozenset({"name"})  # DisplayName, error 6240
 
     def __init__(
         self,

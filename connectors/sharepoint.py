@@ -102,6 +102,7 @@ class SharePointConnector:
 
     system = SystemName.SHAREPOINT
     conditional_writes = True
+    unique_attributes: frozenset[str] = frozenset()
 
     def __init__(
         self,

@@ -76,6 +76,7 @@ class TeamworkConnector:
 
     system = SystemName.TEAMWORK
     conditional_writes = False
+    unique_attributes: frozenset[str] = frozenset()
 
     def __init__(
         self,

@@ -58,6 +58,7 @@ class ProblemCode(StrEnum):
     INVALID_STATUS = "INVALID_STATUS"
     TOO_LONG = "TOO_LONG"
     FORBIDDEN_CHARACTERS = "FORBIDDEN_CHARACTERS"
+    NOT_A_CHOICE = "NOT_A_CHOICE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +276,10 @@ class _Validation:
                 self.problem(path, ProblemCode.TOO_LONG,
                              f"is {len(value)} characters long; {label} accepts at most {limit.max_length} here",
                              system)
+            if limit.choices is not None and value not in limit.choices:
+                self.problem(path, ProblemCode.NOT_A_CHOICE,
+                             f"{value!r} is not one of {label}'s choices here ({', '.join(sorted(limit.choices))})",
+                             system)
             refused = sorted({c for c in value if c in limit.forbidden} - set(_control_characters(value)))
             if refused:
                 self.problem(path, ProblemCode.FORBIDDEN_CHARACTERS,
@@ -360,12 +365,12 @@ class _Validation:
         return self.checked_text(("website",), normalized)
 
     def status(self, value: CustomerStatus | None) -> CustomerStatus | None:
-        if not self.creating:
-            return value
-        if value is None:
+        if self.creating and value is None:
             return CustomerStatus.LEAD
-        if value is CustomerStatus.INACTIVE:
+        if self.creating and value is CustomerStatus.INACTIVE:
             self.problem(("status",), ProblemCode.INVALID_STATUS, "a new customer is a lead or active, not inactive")
+        elif value is not None:
+            self.limits(("status",), value.value)  # e.g. the CRM's choice column has no "inactive"
         return value
 
     def address(self, value: Address | None) -> Address | None:

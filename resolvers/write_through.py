@@ -141,6 +141,14 @@ def _source(connector: Connector) -> Connector:
     return inner if inner is not None else connector
 
 
+def _primary_links(links: Sequence[LinkInfo]) -> dict[SystemName, LinkInfo]:
+    """Per system, the record most surely the customer's: highest link confidence, then the oldest link."""
+    primary: dict[SystemName, LinkInfo] = {}
+    for link in sorted(links, key=lambda k: (-k.confidence, k.created_at, k.record_id)):
+        primary.setdefault(link.system, link)
+    return primary
+
+
 def changes_for(changes: RecordChanges, system: SystemName, linked: Sequence[SystemName],
                 ownership: OwnershipPolicy) -> RecordChanges:
     """The part of `changes` that `system` receives under the ownership policy."""
@@ -173,13 +181,22 @@ class WriteThrough:
         self._on_written = on_written
 
     def targets(self, links: Sequence[LinkInfo], changes: RecordChanges) -> list[_Target]:
-        """Each linked record (of a system we can reach) with the part of `changes` it receives."""
+        """Each linked record (of a system we can reach) with the part of `changes` it receives.
+
+        A customer may hold two records in one system (a duplicate nobody merged yet). Both get
+        the change, except attributes the system keeps unique (QuickBooks DisplayName): those
+        go to the customer's primary record there, as the system would refuse a second copy.
+        """
         linked = sorted({link.system for link in links if link.system in self.connectors})
+        primary = _primary_links(links)
         targets = []
         for link in links:
             if link.system not in self.connectors:
                 continue
             part = changes_for(changes, link.system, linked, self.ownership)
+            if link is not primary[link.system]:
+                unique = getattr(self.connectors[link.system], "unique_attributes", frozenset())
+                part = RecordChanges(**{n: getattr(part, n) for n in set_attributes(part) if n not in unique})
             if not part.is_empty():
                 targets.append(_Target(link, part))
         return targets

@@ -58,6 +58,7 @@ class ScriptedUpstream:
 
     system = QB
     conditional_writes = True
+    unique_attributes: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
         self.records: dict[str, SourceRecord] = {

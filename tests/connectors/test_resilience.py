@@ -55,6 +55,7 @@ class ScriptedConnector:
     """A Connector whose calls follow a script; counts calls and those in flight, like a simulator would."""
 
     conditional_writes = True
+    unique_attributes: frozenset[str] = frozenset()
 
     def __init__(self, system: SystemName = QBO, script: Sequence[Step] = ()) -> None:
         self.system = system

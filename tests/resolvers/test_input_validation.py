@@ -103,8 +103,16 @@ def test_status_defaults_to_lead_on_create_and_a_new_customer_is_not_inactive() 
     assert create().normalized.status is CustomerStatus.LEAD
     assert create(status=CustomerStatus.ACTIVE).normalized.status is CustomerStatus.ACTIVE
     assert codes(create(status=CustomerStatus.INACTIVE)) == [(("input", "status"), "INVALID_STATUS")]
-    assert update(status=CustomerStatus.INACTIVE).ok
     assert update().normalized.status is None  # an update leaves the status alone unless given
+
+
+def test_a_status_the_crm_choice_column_lacks_is_refused_where_the_crm_would_receive_it() -> None:
+    [problem] = update(status=CustomerStatus.INACTIVE).problems
+    assert (problem.path, problem.code, problem.system) == (("input", "status"), "NOT_A_CHOICE", SystemName.SHAREPOINT)
+    assert "(active, lead)" in problem.message
+    assert update(status=CustomerStatus.ACTIVE).ok
+    # A customer with no CRM record: QuickBooks keeps inactive (Active: false).
+    assert update(frozenset({SystemName.QUICKBOOKS, SystemName.TEAMWORK}), status=CustomerStatus.INACTIVE).ok
 
 
 # --- email, phone, website ------------------------------------------------------------------------

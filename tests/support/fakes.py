@@ -67,6 +67,7 @@ class FakeConnector:
     """
 
     conditional_writes = True
+    unique_attributes: frozenset[str] = frozenset()
 
     def __init__(
         self,
