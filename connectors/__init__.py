@@ -2,6 +2,7 @@
 
 from connectors._breaker import BreakerState, CircuitBreaker
 from connectors._cache import CachedConnector, CacheStats, ReadLog, StaleRead, open_cache, read_log, stale_reads
+from connectors._create_ids import create_request_id, current_create_request_id
 from connectors._errors import (
     AuthenticationFailed,
     CircuitOpen,
@@ -78,6 +79,8 @@ __all__ = [
     "TeamworkSettings",
     "UpstreamLimits",
     "VersionConflict",
+    "create_request_id",
+    "current_create_request_id",
     "open_cache",
     "read_log",
     "request_deadline",

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from connectors._create_ids import current_create_request_id
 from connectors._errors import RecordNotFound, VersionConflict
 from connectors._http import SourceClient, Sleep, build_http_client, json_body
 from connectors._quickbooks_auth import QuickBooksAuth
@@ -173,9 +174,16 @@ class QuickBooksConnector:
                 found.setdefault(str(raw["Id"]), self._record(raw))
         return sorted(found.values(), key=lambda r: int(r.id))
 
-    async def create(self, changes: RecordChanges) -> SourceRecord:
+    async def create(self, changes: RecordChanges, *, request_id: str | None = None) -> SourceRecord:
+        """Create a customer; `request_id` (else the one set by `create_request_id`, else a new one) is
+        the `requestid` QuickBooks deduplicates on: the same id again returns the first customer.
+
+        Give a stable id when the caller may repeat the create after losing the answer (a
+        re-run workflow); the retries inside this call always reuse the id of this call.
+        """
+        requestid = request_id or current_create_request_id() or uuid.uuid4().hex
         body = await self._call(
-            "POST", "/customer", params={"requestid": uuid.uuid4().hex},
+            "POST", "/customer", params={"requestid": requestid},
             json=customer_body(changes, creating=True), idempotent=True,
         )
         return self._record(body["Customer"])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Final
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Final
 
 import strawberry
 
@@ -22,6 +22,10 @@ __all__ = [
     "MatchDecision",
     "MatchedRecord",
     "UnavailableSystem",
+    "candidate_from_json",
+    "candidate_to_json",
+    "graphql_candidates",
+    "unavailable_systems",
 ]
 
 #: More candidates than this are noise: a probe that vague should say more.
@@ -105,6 +109,37 @@ def _to_graphql(info: Info, found: Candidate, links: Mapping[str, list[LinkInfo]
     )
 
 
+async def graphql_candidates(info: Info, found: Sequence[Candidate]) -> list[MatchCandidate]:
+    """The candidates as GraphQL, their customers' links loaded in one batch through the request's loader."""
+    ids = list(dict.fromkeys(c.customer_id for c in found if c.customer_id is not None))
+    links = dict(zip(ids, await info.context.links.load_many(ids), strict=True))
+    return [_to_graphql(info, candidate, links) for candidate in found]
+
+
+def unavailable_systems(unavailable: Mapping[SystemName, str] | Mapping[str, str]) -> list[UnavailableSystem]:
+    """The systems a search could not reach (keys: system names), in name order."""
+    return [UnavailableSystem(system=SystemName(system), reason=reason) for system, reason in sorted(unavailable.items())]
+
+
+def candidate_to_json(found: Candidate) -> dict[str, Any]:
+    """A candidate in JSON form, so a mutation answer holding candidates can be stored and replayed."""
+    return {
+        "customerId": found.customer_id, "score": found.score, "confidence": found.confidence,
+        "decision": found.decision.value, "evidence": {k: dict(v) for k, v in found.evidence.items()},
+        "records": [[system.value, record_id] for system, record_id in found.records],
+        "best": [found.best[0].value, found.best[1]],
+    }
+
+
+def candidate_from_json(data: Mapping[str, Any]) -> Candidate:
+    return Candidate(
+        customer_id=data["customerId"], score=float(data["score"]), confidence=float(data["confidence"]),
+        decision=Decision(data["decision"]), evidence=data["evidence"],
+        records=tuple((SystemName(system), str(record_id)) for system, record_id in data["records"]),
+        best=(SystemName(data["best"][0]), str(data["best"][1])),
+    )
+
+
 @strawberry.type
 class CandidateQuery:
     @strawberry.field(
@@ -139,14 +174,7 @@ class CandidateQuery:
             )
         except XrefError as exc:
             raise bad_input(str(exc), "name") from exc
-        ids = list(dict.fromkeys(c.customer_id for c in search.candidates if c.customer_id is not None))
-        # One batched links query for every candidate, through the request's loader.
-        links = dict(zip(ids, await info.context.links.load_many(ids), strict=True))
-        candidates = [_to_graphql(info, found, links) for found in search.candidates]
         return MatchCandidates(
-            candidates=candidates,
-            unavailable=[
-                UnavailableSystem(system=SystemName(system), reason=reason)
-                for system, reason in sorted(search.unavailable.items())
-            ],
+            candidates=await graphql_candidates(info, search.candidates),
+            unavailable=unavailable_systems(search.unavailable),
         )

@@ -68,7 +68,8 @@ class AuditChange:
 class AuditOutcome:
     target: str = strawberry.field(description='"system:recordId".')
     status: str = strawberry.field(description="APPLIED, PENDING, FAILED, COMPENSATED or CANCELLED; the outbox's "
-                                   "entries: APPLIED or DEAD.")
+                                   "entries: APPLIED or DEAD; createCustomer: CREATED; convertLead: a ConversionAction "
+                                   "(CREATED, LINKED, ...) or FAILED.")
     error: str | None
 
 

@@ -24,8 +24,15 @@ async def once(
     operation: str,
     payload: Mapping[str, Any],
     run: Callable[[], Awaitable[Result]],
+    *,
+    keep: Callable[[Result], bool] | None = None,
 ) -> Result:
-    """`run()`'s result, or the stored result of the first request with this key and input."""
+    """`run()`'s result, or the stored result of the first request with this key and input.
+
+    `keep(result)` False gives the key up instead of storing the result, so a retry with
+    the same key runs again: for answers that are not final (a failed step that a re-run
+    resumes, a create that could not reach its system).
+    """
     if key is None or store is None:
         return await run()
     digest = request_hash(operation, payload)
@@ -46,5 +53,8 @@ async def once(
     except BaseException:
         await store.release(key, claim.owner)  # nothing recorded: a retry may run it afresh
         raise
+    if keep is not None and not keep(result):
+        await store.release(key, claim.owner)
+        return result
     await store.complete(key, claim.owner, result)
     return result

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import strawberry
@@ -17,6 +18,15 @@ from strawberry.types import Info
 from connectors import Address as AddressValue
 from connectors import CustomerStatus as CustomerStatusValue
 from connectors import RecordChanges, SystemName
+from resolvers import convert_lead as conversion
+from resolvers import create_customer as creation
+from resolvers.candidates import (
+    MatchCandidate,
+    UnavailableSystem,
+    candidate_from_json,
+    graphql_candidates,
+    unavailable_systems,
+)
 from resolvers.idempotent import once
 from resolvers.input_validation import validate_customer_input
 from resolvers.ownership import OwnershipPolicy
@@ -39,6 +49,8 @@ class WriteServices:
     outbox: Outbox
     audit: AuditLog
     ownership: OwnershipPolicy
+    #: Conversions of one customer in this process run one at a time.
+    conversions: conversion.ConversionLocks = field(default_factory=conversion.ConversionLocks)
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -137,6 +149,11 @@ class ConflictError:
 class WriteFailed:
     message: str
     outcomes: list[SystemWriteOutcome]
+    failed_system: System | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="createCustomer: the system that did not create the record. (Not `system`: a "
+        "union member's `system` is non-null, and GraphQL refuses one name with two types in a selection.)")
+    code: str | None = strawberry.field(default=None, description="createCustomer: SOURCE_UNAVAILABLE, "
+                                        "SOURCE_THROTTLED, SOURCE_TIMEOUT (retry later), SOURCE_ERROR...")
 
 
 @strawberry.type(description="No customer has this id.")
@@ -156,6 +173,83 @@ class WriteInProgress:
     message: str
     key: str
 
+
+@strawberry.type(description="The customer was created in the CRM (as a lead unless the input said otherwise) "
+                 "and indexed under a golden id of its own.")
+class CustomerCreated:
+    customer: Customer
+    system: System  # type: ignore[valid-type]
+    record_id: strawberry.ID = strawberry.field(description="The new record in `system`.")
+    attributes: list[str] = strawberry.field(description="The attributes written to the new record.")
+    audit_id: strawberry.ID | None
+    unsearched: list[UnavailableSystem] = strawberry.field(
+        description="Systems the preemptive search could not reach: a duplicate there went unnoticed.")
+    replayed: bool = strawberry.field(description="True when this is the stored answer to an earlier request "
+                                      "with the same idempotency key (nothing was written again).")
+
+
+@strawberry.type(description="Existing customers look like the one to create, so nothing was created. Use one of "
+                 "them, or send `allowDuplicate: true` to create it anyway.")
+class PossibleDuplicate:
+    message: str
+    candidates: list[MatchCandidate] = strawberry.field(
+        description="Best first; each scored LINK or REVIEW against the input (what a steward would look at).")
+    unsearched: list[UnavailableSystem]
+
+
+CreateCustomerResult = Annotated[
+    CustomerCreated | PossibleDuplicate | InvalidInput | WriteFailed | IdempotencyKeyReused | WriteInProgress,
+    strawberry.union("CreateCustomerResult"),
+]
+
+ConversionAction = strawberry.enum(conversion.Action, name="ConversionAction", description=(
+    "CREATED: a new record was created in the system. LINKED: the system already had the customer (a sure match "
+    "no other customer holds) and it was linked. ALREADY_LINKED: the customer was linked there before. UPDATED: "
+    "the CRM status was set to active. UNCHANGED: the CRM status already was active. QUEUED: the CRM was "
+    "unreachable; the status change waits in the outbox and is applied when it answers."))
+
+
+@strawberry.type(description="What convertLead did in one system, for one record.")
+class ConversionStep:
+    system: System  # type: ignore[valid-type]
+    record_id: strawberry.ID
+    action: ConversionAction  # type: ignore[valid-type]
+    confidence: float | None = strawberry.field(default=None, description="LINKED: how sure the search was.")
+    outbox_id: strawberry.ID | None = strawberry.field(default=None, description="QUEUED: the outbox entry.")
+
+
+@strawberry.type(description="The lead is active in the CRM and set up in project management and accounting.")
+class LeadConverted:
+    customer: Customer
+    steps: list[ConversionStep] = strawberry.field(description="In the order they ran: Teamwork, QuickBooks, CRM.")
+    audit_id: strawberry.ID | None = strawberry.field(description="Null when nothing had to be done.")
+    replayed: bool = strawberry.field(description="True when this is the stored answer to an earlier request "
+                                      "with the same idempotency key (nothing was written again).")
+
+
+@strawberry.type(description="The customer has no CRM record, or the CRM says it is inactive: nothing to convert.")
+class NotALead:
+    message: str
+    id: strawberry.ID
+    status: CustomerStatus | None  # type: ignore[valid-type]
+
+
+@strawberry.type(description="A step of the conversion failed. The steps before it are done and kept (linked in "
+                 "the index); running convertLead again resumes at the failed step and creates nothing twice.")
+class ConversionFailed:
+    message: str
+    system: System  # type: ignore[valid-type]
+    code: str = strawberry.field(description="SOURCE_UNAVAILABLE, SOURCE_THROTTLED, SOURCE_TIMEOUT, CONFLICT "
+                                 "(retry), DUPLICATE_RECORD, SOURCE_ERROR, SOURCE_RECORD_NOT_FOUND (fix first)...")
+    retryable: bool = strawberry.field(description="True when running it again as it is may succeed.")
+    steps: list[ConversionStep] = strawberry.field(description="The steps done before the failure.")
+    audit_id: strawberry.ID | None
+
+
+ConvertLeadResult = Annotated[
+    LeadConverted | CustomerNotFound | NotALead | ConversionFailed | IdempotencyKeyReused | WriteInProgress,
+    strawberry.union("ConvertLeadResult"),
+]
 
 UpdateCustomerResult = Annotated[
     CustomerUpdated | InvalidInput | ConflictError | WriteFailed | CustomerNotFound | IdempotencyKeyReused
@@ -200,8 +294,52 @@ def _outcomes(data: list[dict[str, Any]]) -> list[SystemWriteOutcome]:
     ]
 
 
+def _id(value: Any) -> strawberry.ID | None:
+    return strawberry.ID(str(value)) if value is not None else None
+
+
+def _steps(data: list[dict[str, Any]]) -> list[ConversionStep]:
+    return [
+        ConversionStep(system=SystemName(s["system"]), record_id=strawberry.ID(s["recordId"]),
+                       action=conversion.Action(s["action"]), confidence=s.get("confidence"),
+                       outbox_id=_id(s.get("outboxId")))
+        for s in data
+    ]
+
+
+async def _customer(info: Info, customer_id: str) -> Customer:
+    links = await info.context.services.xref.links_for([customer_id])
+    return Customer(id=strawberry.ID(customer_id), links=links.get(customer_id, []))
+
+
+def _unsearched(data: Mapping[str, str] | None) -> list[UnavailableSystem]:
+    return unavailable_systems(data or {})
+
+
 async def result_from_json(data: dict[str, Any], info: Info) -> Any:
     kind = data["type"]
+    replayed = bool(data.get("replayed"))
+    if kind == "CustomerCreated":
+        return CustomerCreated(
+            customer=await _customer(info, data["customerId"]), system=SystemName(data["system"]),
+            record_id=strawberry.ID(data["recordId"]), attributes=list(data["attributes"]),
+            audit_id=_id(data.get("auditId")), unsearched=_unsearched(data.get("unsearched")), replayed=replayed,
+        )
+    if kind == "PossibleDuplicate":
+        found = [candidate_from_json(c) for c in data["candidates"]]
+        return PossibleDuplicate(message=data["message"], candidates=await graphql_candidates(info, found),
+                                 unsearched=_unsearched(data.get("unsearched")))
+    if kind == "LeadConverted":
+        return LeadConverted(customer=await _customer(info, data["customerId"]), steps=_steps(data["steps"]),
+                             audit_id=_id(data.get("auditId")), replayed=replayed)
+    if kind == "NotALead":
+        status = data.get("status")
+        return NotALead(message=data["message"], id=strawberry.ID(data["id"]),
+                        status=CustomerStatusValue(status) if status else None)
+    if kind == "ConversionFailed":
+        return ConversionFailed(message=data["message"], system=SystemName(data["system"]), code=data["code"],
+                                retryable=bool(data["retryable"]), steps=_steps(data["steps"]),
+                                audit_id=_id(data.get("auditId")))
     if kind == "CustomerUpdated":
         customer_id = data["customerId"]
         links = await info.context.services.xref.links_for([customer_id])
@@ -219,7 +357,9 @@ async def result_from_json(data: dict[str, Any], info: Info) -> Any:
                              record_id=strawberry.ID(data["recordId"]), ours=data["ours"], theirs=data["theirs"],
                              outcomes=_outcomes(data["outcomes"]))
     if kind == "WriteFailed":
-        return WriteFailed(message=data["message"], outcomes=_outcomes(data["outcomes"]))
+        return WriteFailed(message=data["message"], outcomes=_outcomes(data["outcomes"]),
+                           failed_system=SystemName(data["system"]) if data.get("system") else None,
+                           code=data.get("code"))
     if kind == "CustomerNotFound":
         return CustomerNotFound(message=data["message"], id=strawberry.ID(data["id"]))
     if kind == "IdempotencyKeyReused":
@@ -248,17 +388,16 @@ async def _update(info: Info, customer_id: str, changes: RecordChanges, idempote
     checked = validate_customer_input(changes, creating=False, systems=linked, ownership=writes.ownership,
                                       default_region=services.phone_region)
     if checked.problems:
-        return {"type": "InvalidInput",
-                "message": f"{len(checked.problems)} problem(s) in the input; nothing was sent to any system",
-                "problems": [{"path": list(p.path), "code": str(p.code), "message": p.message,
-                              "system": p.system.value if p.system else None} for p in checked.problems]}
-    request = info.context.request
-    request_id = getattr(getattr(request, "state", None), "request_id", None)
+        return creation.invalid_input_json(checked.problems)
     result = await writes.write_through.update(
         customer.id, links, checked.normalized, subject=ANONYMOUS, idempotency_key=idempotency_key,
-        request_id=request_id,
+        request_id=_request_id(info),
     )
     return write_result_json(result)
+
+
+def _request_id(info: Info) -> str | None:
+    return getattr(getattr(info.context.request, "state", None), "request_id", None)
 
 
 @strawberry.type
@@ -274,4 +413,42 @@ class CustomerMutation:
         payload = {"id": str(id), "input": changes_to_json(changes)}
         data = await once(_writes(info).idempotency, idempotency_key, "updateCustomer", payload,
                           lambda: _update(info, str(id), changes, idempotency_key))
+        return await result_from_json(data, info)
+
+    @strawberry.mutation(description=(
+        "Create a customer in the CRM, as a lead unless `input.status` says active. First searches every system "
+        "for it (preemptive search): when existing customers score as likely the same (LINK or REVIEW), answers "
+        "`PossibleDuplicate` and creates nothing, unless `allowDuplicate`. The new record gets a golden id of its "
+        "own. Send an idempotency key to make a retry safe."))
+    async def create_customer(
+        self, info: Info, input: CustomerInput, idempotency_key: str | None = None, allow_duplicate: bool = False
+    ) -> CreateCustomerResult:  # type: ignore[valid-type]
+        values = input.to_changes()
+        writes = _writes(info)
+        payload = {"input": changes_to_json(values), "allowDuplicate": allow_duplicate}
+        data = await once(
+            writes.idempotency, idempotency_key, "createCustomer", payload,
+            lambda: creation.create_customer(info.context.services, writes, values, allow_duplicate=allow_duplicate,
+                                             subject=ANONYMOUS, idempotency_key=idempotency_key,
+                                             request_id=_request_id(info)),
+            keep=creation.kept,
+        )
+        return await result_from_json(data, info)
+
+    @strawberry.mutation(description=(
+        "Convert a lead into an active customer (seed 003): set it up in Teamwork and QuickBooks (linking the "
+        "record the search finds there, else creating one), then set the CRM status to active. Each step is "
+        "linked in the index as soon as it is done, so running it again after a failure resumes and creates "
+        "nothing twice; on a converted customer it changes nothing."))
+    async def convert_lead(
+        self, info: Info, id: strawberry.ID, idempotency_key: str | None = None
+    ) -> ConvertLeadResult:  # type: ignore[valid-type]
+        writes = _writes(info)
+        data = await once(
+            writes.idempotency, idempotency_key, "convertLead", {"id": str(id)},
+            lambda: conversion.convert_lead(info.context.services, writes, writes.conversions, str(id),
+                                            subject=ANONYMOUS, idempotency_key=idempotency_key,
+                                            request_id=_request_id(info)),
+            keep=conversion.kept,
+        )
         return await result_from_json(data, info)

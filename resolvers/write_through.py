@@ -195,7 +195,7 @@ class WriteThrough:
                 continue
             part = changes_for(changes, link.system, linked, self.ownership)
             if link is not primary[link.system]:
-                unique = getattr(self.connectors[link.system], "unique_attributes", frozenset())
+                unique: frozenset[str] = getattr(self.connectors[link.system], "unique_attributes", frozenset())
                 part = RecordChanges(**{n: getattr(part, n) for n in set_attributes(part) if n not in unique})
             if not part.is_empty():
                 targets.append(_Target(link, part))

@@ -27,6 +27,7 @@ from connectors import (
     SourceRejected,
     UpstreamLimits,
     VersionConflict,
+    create_request_id,
 )
 from connectors.quickbooks import QuickBooksConnector
 
@@ -287,3 +288,18 @@ async def test_customer_balance_is_the_sum_of_its_open_invoices(qbo: Any, conn: 
     record = await conn.fetch(customer["Id"])
 
     assert record.balance == Decimal("42.5")
+
+
+async def test_a_create_repeated_with_the_same_request_id_returns_the_same_customer(
+    qbo: Any, conn: QuickBooksConnector
+) -> None:
+    """A workflow re-run after a lost answer repeats its create with a stable id; QuickBooks creates once."""
+    first = await conn.create(RecordChanges(name="Stable Request LLC"), request_id="convert-c1-quickbooks")
+    again = await conn.create(RecordChanges(name="Stable Request LLC"), request_id="convert-c1-quickbooks")
+    with create_request_id("convert-c1-quickbooks"):  # the same id, set around wrappers that only know the protocol
+        through_context = await conn.create(RecordChanges(name="Stable Request LLC"))
+    other = await conn.create(RecordChanges(name="Other Request LLC"), request_id="convert-c2-quickbooks")
+
+    assert again.id == through_context.id == first.id != other.id
+    assert qbo.query("select count(*) from Customer").json()["QueryResponse"]["totalCount"] == 2
+    assert qbo.calls(f"POST {qbo.api}/customer") == 4  # each repeat reached QuickBooks, which answered from memory
