@@ -3,6 +3,11 @@
 Why it is shaped this way (architecture.md, "Writing a customer"):
 - each system gets only the attributes the ownership policy lets it hold, concurrently,
   each guarded by its own version token;
+- the version token is the one of the record as the gateway last read it (its cache,
+  usually what the caller was just shown), so a write is one call per system; the
+  system's answer becomes the cached copy for the next read or write. Where the guard
+  costs a read (Teamwork has no conditional write) it is paid only for attributes that
+  system publishes: an attribute it only consumes follows its publisher by policy;
 - a stale token is not a failure by itself: the record is read again and the write
   retried, unless the other writer changed one of the attributes we are writing, which
   is a conflict for a person to decide (nothing is overwritten silently);
