@@ -33,6 +33,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
 from connectors import CachedConnector, ReadLog, open_cache, read_log, request_deadline, request_id_var, stale_reads
+from gateway.auth import ApiKeys, AuthMiddleware
 from gateway.config import Settings
 from gateway.matching import engine_settings
 from gateway.response_cache import ResponseCache
@@ -453,5 +454,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(AuthMiddleware, keys=ApiKeys.from_settings(settings.auth))  # type: ignore[arg-type]
     app.add_middleware(RequestScopeMiddleware, deadline_s=settings.request_deadline_s)  # type: ignore[arg-type]
     return app

@@ -8,7 +8,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Optional, TextIO
 
 import typer
@@ -46,8 +46,20 @@ def serve(
     settings = load_settings()
     configure_logging(settings.log_level)
     host, port = host or settings.host, port or settings.port
+    app = _app_or_exit(create_app, settings)
     console.print(f"GraphiQL: [bold]http://{host}:{port}/graphql[/bold]")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _app_or_exit(create_app: Callable[[Settings], Any], settings: Settings) -> Any:
+    """The gateway app; a configuration it cannot use (e.g. the API keys file) is a message, not a trace."""
+    from gateway.auth import AuthConfigError
+
+    try:
+        return create_app(settings)
+    except AuthConfigError as exc:
+        console.print(f"[red]cannot start the gateway:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 def _generate(settings: Settings, customers: int, seed: int) -> None:
@@ -293,7 +305,7 @@ def demo(
         url = f"http://{settings.host}:{settings.port}/graphql"
         console.print(f"\n[bold green]c360 is ready[/bold green] in {time.monotonic() - started:.1f}s")
         console.print(f"GraphiQL: [bold]{url}[/bold]   (Ctrl-C to stop)\n")
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(_app_or_exit(create_app, settings), host=settings.host, port=settings.port, log_level="warning")
     finally:
         for server in servers:
             server.stop()

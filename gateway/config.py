@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors import SourcesSettings, SystemName
+from gateway.auth import AuthSettings
 from resolvers.ownership import ATTRIBUTES as OWNED_ATTRIBUTES
 from resolvers.ownership import DEFAULT_OWNERSHIP, DEFAULT_TABLE, Ownership, OwnershipPolicy, unwritable_cells
 from resolvers.survivorship import ATTRIBUTES, DEFAULT_RULES, Policy, Rule, Strategy
@@ -146,6 +147,7 @@ class Settings(BaseSettings):
     )
     response_cache_max_entries: int = Field(10_000, ge=1, description="Answers the response cache holds at most.")
     outbox: OutboxSettings = OutboxSettings()
+    auth: AuthSettings = AuthSettings()
     idempotency_ttl_s: float = Field(
         86_400.0, gt=0, description="How long an idempotency key answers retries with its first result."
     )

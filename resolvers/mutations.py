@@ -17,7 +17,7 @@ from strawberry.types import Info
 
 from connectors import Address as AddressValue
 from connectors import CustomerStatus as CustomerStatusValue
-from connectors import RecordChanges, SystemName
+from connectors import RecordChanges, SystemName, request_id_var
 from resolvers import convert_lead as conversion
 from resolvers import create_customer as creation
 from resolvers.candidates import (
@@ -30,6 +30,7 @@ from resolvers.candidates import (
 from resolvers.idempotent import once
 from resolvers.input_validation import validate_customer_input
 from resolvers.ownership import OwnershipPolicy
+from resolvers.subject import current_subject
 from resolvers.types import Customer, CustomerStatus, System
 from resolvers.write_through import WriteResult, WriteStatus, WriteThrough
 from resolvers.write_values import changes_to_json, value_to_json
@@ -37,7 +38,6 @@ from xref import AuditLog, IdempotencyStore, Outbox
 
 log = logging.getLogger(__name__)
 
-ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -390,14 +390,15 @@ async def _update(info: Info, customer_id: str, changes: RecordChanges, idempote
     if checked.problems:
         return creation.invalid_input_json(checked.problems)
     result = await writes.write_through.update(
-        customer.id, links, checked.normalized, subject=ANONYMOUS, idempotency_key=idempotency_key,
+        customer.id, links, checked.normalized, subject=current_subject(), idempotency_key=idempotency_key,
         request_id=_request_id(info),
     )
     return write_result_json(result)
 
 
 def _request_id(info: Info) -> str | None:
-    return getattr(getattr(info.context.request, "state", None), "request_id", None)
+    """The id the gateway gave this request (the caller's X-Request-Id or a new one), for the audit log."""
+    return request_id_var.get()
 
 
 @strawberry.type
@@ -429,7 +430,7 @@ class CustomerMutation:
         data = await once(
             writes.idempotency, idempotency_key, "createCustomer", payload,
             lambda: creation.create_customer(info.context.services, writes, values, allow_duplicate=allow_duplicate,
-                                             subject=ANONYMOUS, idempotency_key=idempotency_key,
+                                             subject=current_subject(), idempotency_key=idempotency_key,
                                              request_id=_request_id(info)),
             keep=creation.kept,
         )
@@ -447,7 +448,7 @@ class CustomerMutation:
         data = await once(
             writes.idempotency, idempotency_key, "convertLead", {"id": str(id)},
             lambda: conversion.convert_lead(info.context.services, writes, writes.conversions, str(id),
-                                            subject=ANONYMOUS, idempotency_key=idempotency_key,
+                                            subject=current_subject(), idempotency_key=idempotency_key,
                                             request_id=_request_id(info)),
             keep=conversion.kept,
         )

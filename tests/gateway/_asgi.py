@@ -30,9 +30,13 @@ class _BrokenIndex:
 
 
 @contextlib.asynccontextmanager
-async def gateway_client(settings: Settings | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client on the gateway's ASGI app, with its lifespan state handed to every request."""
-    services = Services(xref=cast(XrefService, _BrokenIndex()), connectors={})
+async def gateway_client(settings: Settings | None = None,
+                         services: Services | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on the gateway's ASGI app, with its lifespan state handed to every request.
+
+    Without `services`, over an index whose every lookup crashes (for error-path tests).
+    """
+    services = services or Services(xref=cast(XrefService, _BrokenIndex()), connectors={})
     app: Starlette = create_app(settings or Settings(), services=services)
     async with app.router.lifespan_context(app) as state:
 
