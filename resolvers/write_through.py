@@ -189,7 +189,7 @@ class WriteThrough:
         """Each linked record (of a system we can reach) with the part of `changes` it receives.
 
         A customer may hold two records in one system (a duplicate nobody merged yet). Both get
-        the change, except attributes the system keeps unique (QuickBooks DisplayName): those
+        the change, except attributes the system keeps unique (a QuickBooks customer name): those
         go to the customer's primary record there, as the system would refuse a second copy.
         """
         linked = sorted({link.system for link in links if link.system in self.connectors})
