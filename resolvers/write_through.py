@@ -218,7 +218,12 @@ class WriteThrough:
         request_id: str | None = None,
     ) -> WriteResult:
         mutation_id = uuid.uuid4().hex
-        attempts = await asyncio.gather(*(self._write(t, customer_id, mutation_id) for t in self.targets(links, changes)))
+        targets = self.targets(links, changes)
+        behind = await self.outbox.records_with_pending([(t.link.system.value, t.link.record_id) for t in targets])
+        attempts = await asyncio.gather(*(
+            self._write(t, customer_id, mutation_id, queued=(t.link.system.value, t.link.record_id) in behind)
+            for t in targets
+        ))
         result = WriteResult(customer_id=customer_id, mutation_id=mutation_id)
         conflict = next((a.conflict for a in attempts if a.conflict is not None), None)
         if conflict is not None or any(a.status is WriteStatus.FAILED for a in attempts):
@@ -236,9 +241,10 @@ class WriteThrough:
 
     # --- one system --------------------------------------------------------------------------
 
-    async def _write(self, target: _Target, customer_id: str, mutation_id: str) -> _Attempt:
+    async def _write(self, target: _Target, customer_id: str, mutation_id: str, *, queued: bool) -> _Attempt:
+        """`queued`: the record has pending writes, which this one must not overtake."""
         system, record_id = target.key
-        if await self.outbox.pending_for_record(system.value, record_id):
+        if queued:
             return await self._queue(target, customer_id, mutation_id, None, "queued behind earlier pending writes")
         connector = self.connectors[system]
         attributes = set_attributes(target.changes)

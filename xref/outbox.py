@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
@@ -302,6 +302,20 @@ class Outbox:
                 .order_by(OutboxOperation.created_at, OutboxOperation.id)
             )
             return [_entry(row) for row in rows]
+
+    async def records_with_pending(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (system, record id) have pending operations, in one query: a write to
+        several records asks once before it starts."""
+        if not keys:
+            return set()
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(OutboxOperation.system, OutboxOperation.record_id).distinct()
+                .where(OutboxOperation.status == "pending",
+                       or_(*(and_(OutboxOperation.system == system, OutboxOperation.record_id == record_id)
+                             for system, record_id in keys)))
+            )
+            return {(str(system), str(record_id)) for system, record_id in rows}
 
     async def counts(self) -> dict[OutboxStatus, int]:
         """Entries per status, every status present (0 when none)."""

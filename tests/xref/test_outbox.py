@@ -318,3 +318,13 @@ async def test_operations_survive_a_restart(engine: AsyncEngine, database_url: s
         assert [e.id for e in await outbox.claim_due(limit=10, lease_s=30, now=at(1))] == [entry.id]
     finally:
         await restarted.dispose()
+
+
+async def test_records_with_pending_names_only_records_with_pending_operations(outbox: Outbox) -> None:
+    await enqueue(outbox, system="quickbooks", record_id="58")
+    applied = await enqueue(outbox, system="teamwork", record_id="7")
+    await outbox.mark_applied(applied.id)
+    await enqueue(outbox, system="sharepoint", record_id="58")  # same id, another system
+    found = await outbox.records_with_pending([("quickbooks", "58"), ("teamwork", "7"), ("sharepoint", "1")])
+    assert found == {("quickbooks", "58")}
+    assert await outbox.records_with_pending([]) == set()
