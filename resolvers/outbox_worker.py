@@ -61,25 +61,35 @@ class OutboxWorker:
         self._on_written = on_written
         self._jitter = jitter or random.Random()  # noqa: S311 - backoff jitter, not cryptography
 
-    async def run_once(self) -> WorkerPass:
-        """Claim what is due and try each record once."""
+    async def run_once(self, stop: asyncio.Event | None = None) -> WorkerPass:
+        """Claim what is due and try each record once; when `stop` is set, hand the rest back."""
         done = WorkerPass()
         entries = await self.outbox.claim_due(self.policy.batch, self.policy.lease_s)
         done.claimed = len(entries)
         seen: set[tuple[str, str | None]] = set()
-        for entry in entries:
-            key = (entry.system, entry.record_id)
-            if key in seen:
-                continue  # applied together with an earlier entry of the same record
-            seen.add(key)
-            await self._apply(entry, done)
+        try:
+            for entry in entries:
+                if stop is not None and stop.is_set():
+                    await self.outbox.release([e.id for e in entries])
+                    break
+                key = (entry.system, entry.record_id)
+                if key in seen:
+                    continue  # applied together with an earlier entry of the same record
+                seen.add(key)
+                await self._apply(entry, done)
+        except asyncio.CancelledError:
+            # Stopped mid-pass (a gateway shutting down): what this pass still holds goes back
+            # at once, so the next gateway need not wait out the lease. Applied or rescheduled
+            # entries are no longer pending-and-leased, so releasing all of them is safe.
+            await asyncio.shield(self.outbox.release([e.id for e in entries]))
+            raise
         return done
 
     async def run_forever(self, interval_s: float, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; a failing pass is logged, never fatal (the entries stay queued)."""
         while not stop.is_set():
             try:
-                done = await self.run_once()
+                done = await self.run_once(stop)
             except Exception:
                 log.exception("outbox pass failed; trying again in %.1fs", interval_s)
                 done = WorkerPass()

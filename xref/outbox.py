@@ -222,6 +222,19 @@ class Outbox:
         )
         return entry if entry is not None else await self._require(entry_id)
 
+    async def release(self, entry_ids: Sequence[str]) -> int:
+        """Hand leased pending entries back untried (a worker stopping mid-pass): due again at once
+        for any worker, instead of waiting out a lease nobody is using. The attempt count stays."""
+        if not entry_ids:
+            return 0
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(OutboxOperation)
+                .where(OutboxOperation.id.in_(list(entry_ids)), OutboxOperation.status == "pending")
+                .values(claimed_until=None).execution_options(synchronize_session=False)
+            )
+        return int(getattr(result, "rowcount", 0))
+
     async def dead_letter(self, entry_id: str, error: str, now: datetime | None = None) -> OutboxEntry:
         """Give up on a pending entry (permanent failure or too many tries); `retry` revives it.
 

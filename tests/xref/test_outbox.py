@@ -328,3 +328,13 @@ async def test_records_with_pending_names_only_records_with_pending_operations(o
     found = await outbox.records_with_pending([("quickbooks", "58"), ("teamwork", "7"), ("sharepoint", "1")])
     assert found == {("quickbooks", "58")}
     assert await outbox.records_with_pending([]) == set()
+
+
+async def test_release_hands_a_leased_entry_back_at_once_without_counting_a_try(outbox: Outbox) -> None:
+    entry = await enqueue(outbox)
+    [claimed] = await outbox.claim_due(10, lease_s=60, now=at(1))
+    assert await outbox.claim_due(10, lease_s=60, now=at(2)) == []  # leased
+    assert await outbox.release([claimed.id, "no-such-entry"]) == 1
+    [again] = await outbox.claim_due(10, lease_s=60, now=at(2))
+    assert (again.id, again.attempts) == (entry.id, 0)
+    assert await outbox.release([]) == 0
