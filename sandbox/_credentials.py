@@ -12,7 +12,11 @@ import secrets
 import uuid
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+
+def _webhook_secret() -> str:
+    return secrets.token_urlsafe(24)
 
 
 class SandboxCredentials(BaseModel):
@@ -25,6 +29,11 @@ class SandboxCredentials(BaseModel):
     quickbooks_client_secret: str
     quickbooks_realm_id: str
     quickbooks_refresh_token: str
+    #: The "verifier token" the Intuit developer portal shows; signs QuickBooks webhooks (`intuit-signature`).
+    #: A default so that credentials.json files written before it existed still load (and are then upgraded).
+    quickbooks_webhook_verifier: str = Field(default_factory=_webhook_secret)
+    #: The token c360 registers its Teamwork webhooks with; signs them (`X-Projects-Signature`).
+    teamwork_webhook_token: str = Field(default_factory=_webhook_secret)
 
     @classmethod
     def generate(cls) -> SandboxCredentials:
@@ -38,15 +47,30 @@ class SandboxCredentials(BaseModel):
             quickbooks_client_secret=secrets.token_urlsafe(30),
             quickbooks_realm_id=str(9130000000000000 + secrets.randbelow(10**15)),
             quickbooks_refresh_token=f"AB11{secrets.token_urlsafe(36)}",
+            quickbooks_webhook_verifier=_webhook_secret(),
+            teamwork_webhook_token=_webhook_secret(),
         )
 
     @classmethod
     def load_or_create(cls, path: Path) -> SandboxCredentials:
+        """The data dir's credentials; a file from an older version gains the newer fields, kept from then on."""
         if path.exists():
-            return cls.model_validate_json(path.read_text())
+            stored = json.loads(path.read_text())
+            creds = cls.model_validate(stored)
+            if set(cls.model_fields) - set(stored):
+                _write(path, creds)
+            return creds
         creds = cls.generate()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(creds.model_dump(), fh, indent=2)
+        _write(path, creds)
         return creds
+
+
+def _write(path: Path, creds: SandboxCredentials) -> None:
+    """Replace the file atomically, readable by its owner only (it holds secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(creds.model_dump(), fh, indent=2)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)

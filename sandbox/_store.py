@@ -89,6 +89,10 @@ class Collection:
         self._next_id += 1
         return record_id
 
+    def reserve_through(self, record_id: int) -> None:
+        """Never allocate `record_id` or a lower id again (SharePoint does not reuse a deleted item's id)."""
+        self._next_id = max(self._next_id, record_id + 1)
+
     def put(self, record_id: int, data: dict[str, Any]) -> None:
         self._keep(record_id, data)
         self._store._write([(self.name, record_id, data)])

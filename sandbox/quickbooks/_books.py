@@ -8,7 +8,9 @@ too-long fields, and Balance = the sum of open invoice balances.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -42,6 +44,19 @@ _NOT_FOUND_DETAIL = (
 )
 
 
+log = logging.getLogger("sandbox.quickbooks")
+
+
+@dataclass(frozen=True)
+class EntityChange:
+    """One change to the books, as a webhook names it: `Customer` 58 `Update` at its LastUpdatedTime."""
+
+    entity: str
+    id: str
+    operation: str
+    last_updated: str
+
+
 def not_found(element: str = "") -> QboFault:
     return QboFault("610", "Object Not Found", _NOT_FOUND_DETAIL, element=element)
 
@@ -65,7 +80,21 @@ class Books:
         self.clock = clock
         self.customers = store.collection("customers")
         self.invoices = store.collection("invoices")
+        #: Stubs of deleted invoices, for CDC (`{"domain", "status": "Deleted", "Id", "MetaData"}`).
+        self.deleted_invoices = store.collection("deleted_invoices")
+        #: Told about every change made through the API (webhooks); balance upkeep is not a change.
+        self.listeners: list[Callable[[EntityChange], None]] = []
+        for stub in self.deleted_invoices.all():
+            self.invoices.reserve_through(int(stub["Id"]))  # QuickBooks never hands out an Id again
         self.reconcile_balances()
+
+    def _changed(self, entity: str, record: Mapping[str, Any], operation: str) -> None:
+        change = EntityChange(entity, str(record["Id"]), operation, str(record["MetaData"]["LastUpdatedTime"]))
+        for listener in self.listeners:
+            try:
+                listener(change)
+            except Exception:  # a webhook problem must never fail the write that caused it
+                log.exception("change listener failed", extra={"entity": entity})
 
     # --- reading -------------------------------------------------------------------------
 
@@ -127,6 +156,7 @@ class Books:
         }
         self._finish_customer(record, None)
         self.customers.put(record_id, record)
+        self._changed("Customer", record, "Create")
         return render_customer(record)
 
     def _update_customer(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,6 +184,8 @@ class Books:
         if (current.get("ParentRef") or {}).get("value") != (record.get("ParentRef") or {}).get("value"):
             self._recompute_balance(current.get("ParentRef", {}).get("value"))
         self._recompute_balance(record["Id"])
+        made_inactive = current.get("Active", True) is not False and record.get("Active", True) is False
+        self._changed("Customer", record, fidelity.INACTIVATED_OPERATION if made_inactive else "Update")
         return render_customer(self.customers.get(int(record["Id"])) or record)
 
     def _finish_customer(self, record: dict[str, Any], previous: Mapping[str, Any] | None) -> None:
@@ -224,6 +256,7 @@ class Books:
             record["BillEmail"] = {"Address": str(body["BillEmail"]["Address"])}
         self.invoices.put(record_id, record)
         self._recompute_balance(customer["Id"])
+        self._changed("Invoice", record, "Create")
         return copy.deepcopy(record)
 
     def _update_invoice(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,6 +286,7 @@ class Books:
         self._touch(record)
         self.invoices.put(int(record["Id"]), record)
         self._recompute_balance(record["CustomerRef"]["value"])
+        self._changed("Invoice", record, "Update")
         return copy.deepcopy(record)
 
     def delete_invoice(self, body: Any) -> dict[str, Any]:
@@ -262,7 +296,11 @@ class Books:
         if str(body.get("SyncToken")) != current["SyncToken"]:
             raise QboFault("5010", "Stale Object Error", _STALE_DETAIL)
         self.invoices.delete(int(current["Id"]))
+        stub = {"domain": "QBO", "status": "Deleted", "Id": current["Id"],
+                "MetaData": {"LastUpdatedTime": meta_time(self.clock())}}
+        self.deleted_invoices.put(int(current["Id"]), stub)
         self._recompute_balance(current["CustomerRef"]["value"])
+        self._changed("Invoice", stub, "Delete")
         return {"domain": "QBO", "status": "Deleted", "Id": current["Id"]}
 
     def record_payment(self, invoice_id: object, amount: Decimal) -> dict[str, Any]:
@@ -272,6 +310,7 @@ class Books:
         self._touch(record)
         self.invoices.put(int(record["Id"]), record)
         self._recompute_balance(record["CustomerRef"]["value"])
+        self._changed("Invoice", record, "Update")
         return copy.deepcopy(record)
 
     def _touch(self, record: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from sandbox._faults import SlidingWindowLimiter
 from sandbox._pages import not_found_page, record_page
 from sandbox.quickbooks import fidelity
 from sandbox.quickbooks._books import Books, invalid, render_customer, required
+from sandbox.quickbooks._cdc import change_data_capture
 from sandbox.quickbooks._oauth import TokenAuthority, token_endpoint
 from sandbox.quickbooks._wire import (
     Clock,
@@ -121,6 +122,11 @@ def build_routes(ctx: QboContext) -> tuple[list[BaseRoute], list[BaseRoute]]:
             raise required("query", "Required parameter query is missing in the request")
         return qbo_response({"QueryResponse": ctx.books.query(text)}, ctx.clock)
 
+    async def cdc(request: Request) -> Response:
+        params = request.query_params
+        body = change_data_capture(ctx.books, params.get("entities"), params.get("changedSince"), ctx.clock())
+        return qbo_response(body, ctx.clock)
+
     async def batch(request: Request) -> Response:
         if ctx.config.batch_rate_limit:
             wait = ctx.batch_limiter.take()
@@ -165,6 +171,7 @@ def build_routes(ctx: QboContext) -> tuple[list[BaseRoute], list[BaseRoute]]:
         Route(f"{_API}/invoice/{{id}}", api(read_invoice), methods=["GET"]),
         Route(f"{_API}/invoice", api(write_invoice, idempotent_writes=True), methods=["POST"]),
         Route(f"{_API}/query", api(query), methods=["GET", "POST"]),
+        Route(f"{_API}/cdc", api(cdc), methods=["GET"]),
         Route(f"{_API}/batch", api(batch, idempotent_writes=True), methods=["POST"]),
         Route("/app/{page}", app_page, methods=["GET"]),
     ]

@@ -137,3 +137,32 @@ THROTTLE_MESSAGE = "message=ThrottleExceeded; errorCode=003001; statusCode=429"
 THROTTLE_CODE = "3001"
 #: Whether Intuit sends Retry-After on 429 is not confirmed; the sandbox sends it (seconds).
 SEND_RETRY_AFTER = True
+
+# --- change data capture (source-apis.md 3.5) -------------------------------------------------
+#: How far back `changedSince` may reach; older asks get CDC_TOO_OLD_FAULT (code/message: verify).
+CDC_MAX_DAYS_BACK = 30
+CDC_TOO_OLD_FAULT = ("2010", "Request has invalid or unsupported property")
+#: At most this many objects per entity in one response (the oldest changes first; cap: verify).
+CDC_MAX_PER_ENTITY = 1000
+#: An entity asked for without changes comes back as an empty object (it "may be absent or an
+#: empty object"; python-quickbooks copes with both).
+CDC_EMPTY_ENTITY_AS_EMPTY_OBJECT = True
+#: `changedSince` is inclusive: a record updated in that very second is returned again (the
+#: timestamps have whole seconds; a client deduplicates rather than misses; verify).
+CDC_CHANGED_SINCE_INCLUSIVE = True
+
+# --- webhooks (source-apis.md 3.6) --------------------------------------------------------------
+#: Changes gathered into one POST after the first one (Intuit aggregates; can lag minutes).
+WEBHOOK_DEFAULT_DELAY_MS = 500
+#: A customer made inactive (QuickBooks' "delete" of a name-list entity) is reported with this
+#: operation. Intuit lists Delete among Customer webhook operations although customers cannot be
+#: hard-deleted, so "Delete" it is (verify); the record still exists, inactive (GET and CDC show it).
+INACTIVATED_OPERATION = "Delete"
+#: Answer deadline (Intuit guidance: 3 s; verify) and retries (Intuit retries with increasing
+#: delays; schedule: verify). The sandbox tries WEBHOOK_ATTEMPTS times in all, pausing
+#: WEBHOOK_BACKOFF_S, then twice as long each time (runtime-settable: PATCH /_admin/deliveries).
+WEBHOOK_TIMEOUT_S = 3.0
+WEBHOOK_ATTEMPTS = 4
+WEBHOOK_BACKOFF_S = 1.0
+#: Both payload formats go out as `application/json` with the same `intuit-signature` header (verify
+#: for CloudEvents). Any 2xx counts as delivered.

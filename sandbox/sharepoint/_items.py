@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from sandbox._store import KeyFunc
 from sandbox.sharepoint import fidelity
+from sandbox.sharepoint._changes import ChangeLog
 from sandbox.sharepoint._filter import FilterError, ParsedFilter, equality_keys, literal_keys, parse_filter
 from sandbox.sharepoint._lists import Site, SiteList
 from sandbox.sharepoint._wire import (
@@ -70,6 +71,21 @@ def _expand(request: Request) -> tuple[bool, list[str] | None]:
     return True, _select_list(match.group(1))
 
 
+def top_param(request: Request) -> int:
+    """The page size asked for with `$top` (default and maximum from fidelity)."""
+    top_raw = _param(request, "top")
+    if top_raw is None:
+        return fidelity.DEFAULT_TOP
+    if not top_raw.isdigit() or int(top_raw) < 1:
+        raise invalid_request(f"Invalid value '{top_raw}' for $top.")
+    top = int(top_raw)
+    if top > fidelity.MAX_TOP:
+        if not fidelity.CLAMP_TOP:
+            raise invalid_request(f"The $top value exceeds the maximum of {fidelity.MAX_TOP}.")
+        top = fidelity.MAX_TOP
+    return top
+
+
 def _skiptoken(last_id: int) -> str:
     # The real token is base64 of SharePoint's paging cookie; clients must treat it as opaque.
     return base64.b64encode(f"Paged=TRUE&p_ID={last_id}".encode()).decode().rstrip("=")
@@ -95,9 +111,10 @@ def _body_json(raw: bytes) -> Any:
 class ItemsApi:
     """The handlers; each resolves the site and list from the path first."""
 
-    def __init__(self, site: Site, config: ListConfig) -> None:
+    def __init__(self, site: Site, config: ListConfig, changes: ChangeLog) -> None:
         self.site = site
         self.config = config
+        self.changes = changes
         self._download_tokens: dict[str, tuple[str, float]] = {}
 
     # --- resolution -------------------------------------------------------------------------
@@ -204,16 +221,7 @@ class ItemsApi:
         site_list = self.resolve_list(request)
         expand, select = _expand(request)
         parsed = self._filter(request, site_list)
-        top_raw = _param(request, "top")
-        top = fidelity.DEFAULT_TOP
-        if top_raw is not None:
-            if not top_raw.isdigit() or int(top_raw) < 1:
-                raise invalid_request(f"Invalid value '{top_raw}' for $top.")
-            top = int(top_raw)
-            if top > fidelity.MAX_TOP:
-                if not fidelity.CLAMP_TOP:
-                    raise invalid_request(f"The $top value exceeds the maximum of {fidelity.MAX_TOP}.")
-                top = fidelity.MAX_TOP
+        top = top_param(request)
         after = _after_id(_param(request, "skiptoken"))
         page: list[dict[str, Any]] = []
         more = False
@@ -316,20 +324,20 @@ class ItemsApi:
         if not isinstance(body, dict) or "fields" not in body:
             raise invalid_request("Invalid request: the body must contain 'fields'.")
         values = self.validate_fields(site_list, body["fields"], creating=True)
-        item = create_item(site_list, values, _APP_EDITOR)
+        item = create_item(site_list, values, _APP_EDITOR, self.changes)
         return self._item_response(request, site_list, item, 201, expand=True, select=None)
 
     async def patch_fields(self, request: Request) -> Response:
         site_list, item = self.resolve_item(request)
         values = self.validate_fields(site_list, _body_json(await request.body()), creating=False)
         self._check_if_match(request, item)
-        item = update_item(site_list, item, values, _APP_EDITOR)
+        item = update_item(site_list, item, values, _APP_EDITOR, self.changes)
         return self._fields_response(request, site_list, item)
 
     async def delete_item(self, request: Request) -> Response:
         site_list, item = self.resolve_item(request)
         self._check_if_match(request, item)
-        site_list.items.delete(item["id"])
+        self.changes.delete(site_list, item["id"])
         return Response(status_code=204)
 
     # --- files ------------------------------------------------------------------------------
@@ -391,7 +399,9 @@ def _guid_key(item: dict[str, Any]) -> tuple[Hashable]:
     return (guid.lower() if isinstance(guid, str) else None,)
 
 
-def create_item(site_list: SiteList, values: dict[str, str | None], editor: dict[str, Any]) -> dict[str, Any]:
+def create_item(
+    site_list: SiteList, values: dict[str, str | None], editor: dict[str, Any], changes: ChangeLog
+) -> dict[str, Any]:
     now = utc_now()
     item_id = site_list.items.allocate_id()
     item = {
@@ -404,12 +414,15 @@ def create_item(site_list: SiteList, values: dict[str, str | None], editor: dict
         "modifiedBy": dict(editor),
         "fields": {k: v for k, v in values.items() if v not in (None, "")},
     }
-    site_list.items.put(item_id, item)
-    return item
+    return changes.save(site_list, item)
 
 
 def update_item(
-    site_list: SiteList, item: dict[str, Any], values: dict[str, str | None], editor: dict[str, Any]
+    site_list: SiteList,
+    item: dict[str, Any],
+    values: dict[str, str | None],
+    editor: dict[str, Any],
+    changes: ChangeLog,
 ) -> dict[str, Any]:
     """A write: columns set or cleared (null/""), version N+1, Modified and editor updated."""
     fields = dict(item.get("fields", {}))
@@ -420,6 +433,5 @@ def update_item(
             fields[name] = value
     updated = {**item, "fields": fields, "version": int(item["version"]) + 1, "modified": utc_now(),
                "modifiedBy": dict(editor)}
-    site_list.items.put(item["id"], updated)
-    return updated
+    return changes.save(site_list, updated)
 

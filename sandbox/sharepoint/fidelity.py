@@ -72,3 +72,41 @@ BATCH_RESPONSES_REVERSED: Final = True
 # --- faults ---------------------------------------------------------------------------------
 #: Whether a 503 during an outage carries Retry-After (Graph sometimes sends one; verify).
 OUTAGE_RETRY_AFTER_S: Final[int | None] = None
+
+# --- delta (change tracking, source-apis.md 1.6) ------------------------------------------------
+#: How long a deltaLink stays usable. Graph documents expiry (410) but not the period; SharePoint's
+#: change log is commonly kept about 30 days (verify). After it: 410 resyncChangesApplyDifferences.
+DELTA_TOKEN_LIFETIME_S: Final = 30 * 24 * 3600
+#: Item properties a delta response leaves out ("lastModifiedBy reported missing"; verify the full list).
+DELTA_OMITTED_PROPERTIES: Final = ("lastModifiedBy",)
+
+# --- change notifications (source-apis.md 1.7) ----------------------------------------------------
+#: Lists accept only "updated" (creates and deletes arrive as "updated" too).
+LIST_CHANGE_TYPES: Final = frozenset({"updated"})
+#: Longest subscription lifetime for a SharePoint list.
+MAX_SUBSCRIPTION_MINUTES: Final = 42_300
+MAX_CLIENT_STATE_LENGTH: Final = 128
+#: notificationUrl must be https; the sandbox also takes http on 127.0.0.1/localhost (the docs allow it for it).
+ALLOW_HTTP_ON_LOOPBACK: Final = True
+#: Graph waits this long for the validation echo, then refuses the subscription.
+VALIDATION_TIMEOUT_S: Final = 10.0
+#: The echo must come back as text/plain (documented); a JSON echo fails validation.
+VALIDATION_NEEDS_TEXT_PLAIN: Final = True
+#: A notification not answered 2xx within this time counts as failed and is retried.
+NOTIFICATION_TIMEOUT_S: Final = 3.0
+#: Graph retries for up to 4 h; the sandbox retries `attempts` times in all, pausing `backoff_s`,
+#: then twice as long each time (runtime-settable: PATCH /_admin/deliveries).
+NOTIFICATION_ATTEMPTS: Final = 4
+NOTIFICATION_BACKOFF_S: Final = 1.0
+#: Changes this close together share one POST per receiver URL (Graph batches notifications;
+#: how long it waits is undocumented). 0 = the changes of one request.
+NOTIFICATION_DELAY_MS: Final = 0.0
+#: Notification bodies: `resourceData` is `{}` (minimal; verify), `subscriptionExpirationDateTime` is
+#: ISO with `+00:00` (as in the documented sample), `tenantId` a GUID derived from the sandbox tenant
+#: name, `clientState` present only when the subscription has one. The validation token is Graph's
+#: readable text ("Validation: Testing client application reachability ...", spaces and colons
+#: included), so receivers must URL-decode it.
+#: `error.code` of a subscription that does not exist (or expired) on GET/PATCH/DELETE (verify).
+SUBSCRIPTION_NOT_FOUND_CODE: Final = "ResourceNotFound"
+#: `creatorId` of subscriptions made by the app (the service principal's object id; any GUID will do).
+SUBSCRIPTION_CREATOR_ID: Final = "8ee44408-0679-472c-bc2a-692812af3437"

@@ -1,10 +1,12 @@
 """The Teamwork site's state: companies and projects in their stored (v3) shape.
 
-Both API generations go through these operations, so v1 and v3 always agree.
+Both API generations go through these operations, so v1 and v3 always agree, and both
+fire the same webhook events (`listeners`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection as Ids, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -14,6 +16,8 @@ from sandbox.teamwork import fidelity
 from sandbox.teamwork._wire import TEXT_FIELDS, name_url
 
 _TS = "%Y-%m-%dT%H:%M:%SZ"
+
+log = logging.getLogger("sandbox.teamwork")
 
 
 def utc_now() -> datetime:
@@ -38,6 +42,10 @@ class OwnerProtected(PermissionError):
     pass
 
 
+#: Told about every write: the webhook event name (`COMPANY.UPDATED`) and the record as it now is.
+ChangeListener = Callable[[str, dict[str, Any]], None]
+
+
 class TeamworkRecords:
     """Companies and projects of one site; every write goes through to the store."""
 
@@ -45,6 +53,14 @@ class TeamworkRecords:
         self.companies = store.collection("companies")
         self.projects = store.collection("projects")
         self._clock = clock
+        self.listeners: list[ChangeListener] = []
+
+    def _changed(self, event: str, record: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(event, record)
+            except Exception:  # a webhook problem must never fail the write that caused it
+                log.exception("change listener failed", extra={"event": event})
 
     def _stamp(self, previous: str | None = None) -> str:
         now = self._clock().replace(microsecond=0)
@@ -85,6 +101,7 @@ class TeamworkRecords:
             "createdAt": stamp, "updatedAt": stamp,
         })
         self.companies.put(company_id, record)
+        self._changed("COMPANY.CREATED", record)
         return record
 
     def update_company(self, company_id: int, values: dict[str, str]) -> dict[str, Any]:
@@ -92,16 +109,19 @@ class TeamworkRecords:
         record = {**self.company(company_id), **values}
         record["updatedAt"] = self._stamp(record.get("updatedAt"))
         self.companies.put(company_id, record)
+        self._changed("COMPANY.UPDATED", record)
         return record
 
     def delete_company(self, company_id: int) -> None:
         record = self.company(company_id)
         if record.get("isOwner"):
             raise OwnerProtected("The site owner company can not be deleted")
+        gone = {**record, "status": "deleted", "updatedAt": self._stamp(record.get("updatedAt"))}
         if fidelity.DELETE_REMOVES_RECORD:
             self.companies.delete(company_id)
         else:
-            self.companies.put(company_id, {**record, "status": "deleted", "updatedAt": self._stamp(record.get("updatedAt"))})
+            self.companies.put(company_id, gone)
+        self._changed("COMPANY.DELETED", gone)
 
     # --- projects -------------------------------------------------------------------------
 
@@ -137,4 +157,5 @@ class TeamworkRecords:
             "startDate": start, "endDate": end, "createdAt": stamp, "updatedAt": stamp,
         }
         self.projects.put(project_id, record)
+        self._changed("PROJECT.CREATED", record)
         return record

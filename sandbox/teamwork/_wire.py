@@ -161,3 +161,18 @@ def v1_project(stored: dict[str, Any], company: dict[str, Any] | None) -> dict[s
         "created-on": stored.get("createdAt", ""),
         "last-changed-on": stored.get("updatedAt", ""),
     }
+
+
+def webhook_project(stored: dict[str, Any]) -> dict[str, Any]:
+    """A project as a v2 webhook payload carries it (the sample in source-apis.md 2.5)."""
+    return {
+        "id": stored["id"],
+        "name": stored.get("name", ""),
+        "description": stored.get("description", ""),
+        "status": stored.get("status", "active"),
+        "ownerId": stored.get("ownerId"),
+        "companyId": stored.get("companyId"),
+        "categoryId": stored.get("categoryId"),
+        "dateCreated": stored.get("createdAt", ""),
+        "dateUpdated": stored.get("updatedAt", ""),
+    }

@@ -66,3 +66,29 @@ SEND_RETRY_AFTER: Final = True
 #: X-Rate-Limit-Reset is the whole number of seconds until a call is allowed again
 #: (not an epoch; verify). 0 when calls are allowed now.
 RATE_LIMIT_RESET_IS_EPOCH: Final = False
+
+# --- webhooks (source-apis.md 2.5) ----------------------------------------------------------
+#: Events a registration may name. Only these writes exist in the sandbox, so only they fire:
+#: COMPANY.CREATED/UPDATED/DELETED (v1 and v3) and PROJECT.CREATED (v1 POST /projects.json).
+WEBHOOK_EVENTS: Final = frozenset({
+    "COMPANY.CREATED", "COMPANY.UPDATED", "COMPANY.DELETED",
+    "PROJECT.CREATED", "PROJECT.UPDATED", "PROJECT.DELETED", "PROJECT.ARCHIVED", "PROJECT.COMPLETED",
+    "PROJECT.REOPENED",
+})
+#: The sandbox sends JSON payload version 2 only (Teamwork also offers XML/form and version 1);
+#: registrations asking for anything else are refused rather than silently sent JSON v2.
+WEBHOOK_PAYLOAD_VERSIONS: Final = frozenset({"2"})
+#: `eventCreator` of changes made with the sandbox API key (whose user it is is not modelled).
+WEBHOOK_EVENT_CREATOR: Final = {"id": 238861, "firstName": "API", "lastName": "User", "avatar": ""}
+#: The company object of a COMPANY.* payload is the v3 company (payload fields: verify). COMPANY.DELETED
+#: carries the company as it was, with status "deleted" and the deletion time as updatedAt.
+WEBHOOK_USER_AGENT: Final = "Teamwork-Webhooks/2.0"
+#: Only 200 counts as delivered ("any other code, 3xx included, is a failure"); the answer must come
+#: within 5 s. Teamwork retries once an hour, 3 attempts in all; the sandbox pauses `backoff_s`
+#: (then twice as long each time) instead of an hour. Runtime-settable: PATCH /_admin/deliveries.
+WEBHOOK_TIMEOUT_S: Final = 5.0
+WEBHOOK_ATTEMPTS: Final = 3
+WEBHOOK_BACKOFF_S: Final = 1.0
+#: A registration is deactivated after this many dropped events in a row (a successful delivery
+#: resets the count; saving the registration again with PUT reactivates it).
+WEBHOOK_DEACTIVATE_AFTER_DROPPED: Final = 3

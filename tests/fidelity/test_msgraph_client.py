@@ -268,10 +268,8 @@ async def test_batch_with_batch_request_content(graph: GraphServiceClient, items
     assert str(after.additional_data["@odata.etag"]).endswith(',4"')
 
 
-@pytest.mark.xfail(strict=True, raises=APIError,
-                   reason="gap: the simulator has no /items/delta (source-apis.md 1.6 and section 4)")
 async def test_delta_enumerates_to_a_delta_link(items: ItemsRequestBuilder) -> None:
-    """items.delta: full enumeration ending in @odata.deltaLink (remove the xfail once delta exists).
+    """items.delta: full enumeration ending in @odata.deltaLink.
 
     Note for the implementation: the SDK calls `.../items/delta()` (OData function syntax, with
     parentheses), not `.../items/delta` as written in source-apis.md; Graph accepts both.

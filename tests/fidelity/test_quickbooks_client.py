@@ -249,10 +249,8 @@ def test_expired_access_token_raises_authorization_exception(qb: QuickBooks, qbo
     assert info.value.error_code == 401
 
 
-@pytest.mark.xfail(strict=True, raises=QuickbooksException,
-                   reason="gap: the simulator has no GET /cdc (source-apis.md 3.5 and section 4)")
 def test_change_data_capture(qb: QuickBooks) -> None:
-    """quickbooks.cdc: the change feed a sync would poll (remove the xfail once /cdc exists)."""
+    """quickbooks.cdc: the change feed a sync would poll."""
     created = new_customer("Changed Recently").save(qb=qb)
     changes = change_data_capture([Customer, Invoice], datetime.now() - timedelta(days=1), qb=qb)
     assert [c.Id for c in changes.Customer] == [created.Id]
