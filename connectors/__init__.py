@@ -2,6 +2,17 @@
 
 from connectors._breaker import BreakerState, CircuitBreaker
 from connectors._cache import CachedConnector, CacheStats, ReadLog, StaleRead, open_cache, read_log, stale_reads
+from connectors._changes import (
+    ChangeBatch,
+    ChangeEvent,
+    ChangeKind,
+    FeedExpired,
+    Subscription,
+    WebhookDelivery,
+    WebhookMalformed,
+    WebhookReceiver,
+    WebhookRejected,
+)
 from connectors._create_ids import create_request_id, current_create_request_id
 from connectors._errors import (
     AuthenticationFailed,
@@ -49,6 +60,9 @@ __all__ = [
     "CacheSettings",
     "CacheStats",
     "CachedConnector",
+    "ChangeBatch",
+    "ChangeEvent",
+    "ChangeKind",
     "CircuitBreaker",
     "CircuitOpen",
     "Connector",
@@ -56,6 +70,7 @@ __all__ = [
     "CustomerStatus",
     "Document",
     "DuplicateRecord",
+    "FeedExpired",
     "FieldLimit",
     "Invoice",
     "PersonName",
@@ -75,10 +90,15 @@ __all__ = [
     "SourceUnavailable",
     "SourcesSettings",
     "StaleRead",
+    "Subscription",
     "SystemName",
     "TeamworkSettings",
     "UpstreamLimits",
     "VersionConflict",
+    "WebhookDelivery",
+    "WebhookMalformed",
+    "WebhookReceiver",
+    "WebhookRejected",
     "create_request_id",
     "current_create_request_id",
     "open_cache",

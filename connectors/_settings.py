@@ -94,6 +94,9 @@ class SharePointSettings(BaseModel):
     #: refuses it (400) switches the connector to one key per sub-request (20 a `$batch`, source-apis.md
     #: 1.8) on the first refusal. 0 or 1: never try `or`.
     or_filter_terms: int = Field(20, ge=0, le=100)
+    #: Sent with every Graph subscription and checked on every notification (the only authenticity
+    #: check Graph list notifications have; up to 128 characters). Empty: notifications are refused.
+    webhook_client_state: SecretStr = SecretStr("")
     limits: UpstreamLimits | None = None
     resilience: ResilienceSettings | None = None
 
@@ -103,6 +106,8 @@ class TeamworkSettings(BaseModel):
     api_key: SecretStr = SecretStr("")
     bearer_token: SecretStr = SecretStr("")
     page_size: int = Field(500, ge=1, le=500)
+    #: The token of our webhook registrations: Teamwork signs each delivery with it. Empty: deliveries are refused.
+    webhook_token: SecretStr = SecretStr("")
     limits: UpstreamLimits | None = None
     resilience: ResilienceSettings | None = None
 
@@ -118,6 +123,8 @@ class QuickBooksSettings(BaseModel):
     #: Where the latest rotated refresh token is kept; Intuit may issue a new one on every refresh.
     token_store: str | None = None
     minorversion: int = 75
+    #: The app's webhook "verifier token" (Intuit developer portal). Empty: deliveries are refused.
+    webhook_verifier: SecretStr = SecretStr("")
     limits: UpstreamLimits | None = None
     resilience: ResilienceSettings | None = None
 

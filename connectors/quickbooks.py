@@ -8,22 +8,28 @@ never hit URL limits); writes are sparse updates guarded by `SyncToken` and carr
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 
+from connectors._changes import ChangeBatch, utc_text
 from connectors._create_ids import current_create_request_id
 from connectors._errors import RecordNotFound, VersionConflict
 from connectors._http import SourceClient, Sleep, build_http_client, json_body
 from connectors._quickbooks_auth import QuickBooksAuth
+from connectors._quickbooks_events import QuickBooksWebhooks, cdc_events
 from connectors._quickbooks_mapping import customer_body, customer_to_record, invoice_to_model, translate_error
 from connectors._record import Invoice, RecordChanges, SourceRecord, SystemName
 from connectors._settings import QuickBooksSettings, UpstreamLimits
+from connectors._values import parse_datetime
 
 __all__ = ["QuickBooksConnector"]
+
+log = logging.getLogger(__name__)
 
 #: QuickBooks returns at most 1000 rows a page.
 PAGE_SIZE = 1000
@@ -33,6 +39,10 @@ FETCH_CHUNK = 1000
 INVOICE_CUSTOMER_CHUNK = 200
 #: Candidates returned per search criterion.
 SEARCH_LIMIT = 100
+#: CDC refuses `changedSince` older than 30 days; we stay an hour inside that.
+CDC_MAX_LOOKBACK = timedelta(days=30) - timedelta(hours=1)
+#: Objects of one entity a CDC response holds at most (source-apis.md 3.5, verify).
+CDC_CAP = 1000
 
 
 def quote(value: str) -> str:
@@ -225,6 +235,40 @@ class QuickBooksConnector:
         for invoices in result.values():
             invoices.sort(key=lambda inv: (inv.date or date.min, int(inv.id)), reverse=True)
         return result
+
+    # --- change events -------------------------------------------------------------------------
+
+    def webhooks(self) -> QuickBooksWebhooks:
+        """Verifies and reads this company's webhook deliveries (the endpoint is set in Intuit's portal)."""
+        return QuickBooksWebhooks(self.settings.webhook_verifier, self.settings.realm_id)
+
+    async def changes(self, checkpoint: str | None, *, margin_s: float = 30.0) -> ChangeBatch:
+        """Customers changed since `checkpoint` (CDC); None starts tracking from now, with no events.
+
+        The next checkpoint is the response's `time` (QuickBooks' clock, not ours) minus
+        `margin_s`, so a change committed just before that time is seen next round too
+        (events repeat across rounds; their dedup keys say so). A response at the per-entity
+        cap continues from its newest change instead, so nothing past the cap is skipped.
+        """
+        since = parse_datetime(checkpoint)
+        now = datetime.now(UTC)
+        if since is not None and since < now - CDC_MAX_LOOKBACK:
+            log.warning("quickbooks CDC checkpoint older than 30 days; changes before %s are not replayed "
+                        "(reconcile reports what they left behind)", utc_text(now - CDC_MAX_LOOKBACK))
+            since = now - CDC_MAX_LOOKBACK
+        body = await self._call("GET", "/cdc", params={
+            "entities": "Customer", "changedSince": (since or now).astimezone(UTC).isoformat(timespec="seconds"),
+        })
+        server_time = parse_datetime(body.get("time")) or now
+        if since is None:
+            return ChangeBatch(events=(), checkpoint=server_time.astimezone(UTC).isoformat())
+        events = tuple(cdc_events(self.settings.realm_id, body, self.record_url))
+        if len(events) >= CDC_CAP:
+            newest = max((e.changed_at for e in events if e.changed_at is not None), default=since)
+            resume = max(since, newest)
+        else:
+            resume = max(since, server_time - timedelta(seconds=margin_s))
+        return ChangeBatch(events=events, checkpoint=resume.astimezone(UTC).isoformat())
 
     async def aclose(self) -> None:
         await self.client.aclose()

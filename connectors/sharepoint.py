@@ -16,6 +16,7 @@ import asyncio
 import logging
 import re
 import time
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +24,14 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors._errors import RecordNotFound
+from connectors._changes import ChangeBatch, ChangeEvent, FeedExpired, Subscription
+from connectors._errors import RecordNotFound, SourceRejected
 from connectors._http import SourceClient, Sleep, build_http_client, json_body
 from connectors._record import Document, RecordChanges, SourceRecord, SystemName
 from connectors._retry import parse_retry_after, retry_delay
 from connectors._settings import SharePointSettings, UpstreamLimits
 from connectors._sharepoint_auth import GraphTokenAuth
+from connectors._sharepoint_events import GraphNotifications, delta_event
 from connectors._sharepoint_wire import (
     CUSTOMER_COLUMNS,
     DOCUMENT_COLUMNS,
@@ -42,6 +45,7 @@ from connectors._sharepoint_wire import (
     translate_error,
     web_url_prefix,
 )
+from connectors._values import parse_datetime, text
 
 __all__ = ["SharePointConnector"]
 
@@ -371,3 +375,107 @@ class SharePointConnector:
         )
         fields = json_body(resp)
         return record_from_item({"id": record_id, "fields": fields}, self.record_url(record_id))
+
+    # --- change events ----------------------------------------------------------------------------
+
+    def webhooks(self) -> GraphNotifications:
+        """The handshake and clientState check of notifications for our subscriptions."""
+        return GraphNotifications(self.settings.webhook_client_state)
+
+    @property
+    def subscription_resource(self) -> str:
+        return f"sites/{self.settings.site_id}/lists/{self.settings.list_id}"
+
+    async def subscribe(self, notification_url: str, expires_at: datetime) -> Subscription:
+        """Create a change-notification subscription on the Customers list (`changeType` "updated" is the
+        only one lists support). Graph validates `notification_url` before it answers, so the URL must
+        already be served; a failed validation comes back as a 400 (SourceRejected)."""
+        body = {
+            "changeType": "updated",
+            "notificationUrl": notification_url,
+            "resource": self.subscription_resource,
+            "expirationDateTime": _graph_time(expires_at),
+            "clientState": self.settings.webhook_client_state.get_secret_value(),
+        }
+        resp = await self.client.request("POST", "/subscriptions", json=body, ok=(201, 200))
+        return _subscription(json_body(resp), expires_at)
+
+    async def renew_subscription(self, subscription_id: str, expires_at: datetime) -> Subscription:
+        """Move the expiry; RecordNotFound when Graph no longer has the subscription (it expired: create anew)."""
+        resp = await self.client.request(
+            "PATCH", f"/subscriptions/{quote(subscription_id, safe='')}",
+            json={"expirationDateTime": _graph_time(expires_at)}, idempotent=True, ok=(200,),
+        )
+        return _subscription(json_body(resp), expires_at)
+
+    async def unsubscribe(self, subscription_id: str) -> None:
+        try:
+            await self.client.request("DELETE", f"/subscriptions/{quote(subscription_id, safe='')}",
+                                      idempotent=True, ok=(204, 200))
+        except RecordNotFound:
+            return
+
+    def _delta_start(self, token: str | None) -> str:
+        params = {"expand": f"fields(select={','.join(CUSTOMER_COLUMNS)})"}
+        if token is not None:
+            params["token"] = token
+        return f"{self._items}/delta?{query_string(params)}"
+
+    async def changes(self, checkpoint: str | None, *, margin_s: float = 0.0) -> ChangeBatch:
+        """Items changed since `checkpoint` (a deltaLink); None starts tracking from now (`token=latest`).
+
+        An expired deltaLink (410 Gone) enumerates the whole list again from the `Location` Graph
+        gives (or a fresh delta) and says so with `resync`: the caller decides which of those items
+        to treat as changed. The same item can come more than once; the last one is kept.
+        """
+        try:
+            events, link = await self._delta(checkpoint or self._delta_start("latest"))
+            return ChangeBatch(events=events, checkpoint=link)
+        except FeedExpired as gone:
+            log.warning("SharePoint delta token expired; enumerating the list again")
+            events, link = await self._delta(gone.location or self._delta_start(None))
+            return ChangeBatch(events=events, checkpoint=link, resync=True)
+
+    async def _delta(self, url: str) -> tuple[tuple[ChangeEvent, ...], str]:
+        """Every page from `url` to the deltaLink: the events (last per item) and the deltaLink."""
+        latest: dict[str, tuple[dict[str, Any], SourceRecord | None]] = {}
+        next_url = url
+        while True:
+            resp = await self.client.request("GET", next_url, ok=(200, 410))
+            if resp.status_code == 410:
+                raise FeedExpired(self.system, "delta token expired (410 Gone)", location=resp.headers.get("Location"))
+            body = json_body(resp)
+            for item in body.get("value") or []:
+                if not isinstance(item, Mapping) or text(item.get("id")) is None:
+                    continue
+                record = self._record(item) if item.get("fields") and item.get("deleted") is None else None
+                latest.pop(str(item["id"]), None)  # keep the order of the last occurrence
+                latest[str(item["id"])] = (dict(item), record)
+            if body.get("@odata.nextLink"):
+                next_url = body["@odata.nextLink"]
+                continue
+            delta_link = body.get("@odata.deltaLink")
+            if not delta_link:
+                raise SourceRejected(self.system, "delta response has neither nextLink nor deltaLink")
+            break
+        # Entries without fields (a tenant that drops the expand on later links): read them whole.
+        bare = [i for i, (item, record) in latest.items() if record is None and item.get("deleted") is None]
+        if bare:
+            for record_id, fetched in zip(bare, await self.fetch_many(bare), strict=True):
+                if fetched is None:
+                    latest[record_id] = ({"id": record_id, "deleted": {"state": "deleted"}}, None)
+                else:
+                    latest[record_id] = (latest[record_id][0], fetched)
+        events = [delta_event(self.settings.list_id, item, record) for item, record in latest.values()]
+        return tuple(e for e in events if e is not None), str(delta_link)
+
+
+def _graph_time(value: datetime) -> str:
+    """`2024-06-18T11:00:00.0000000Z`, the form Graph documents for expirationDateTime."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def _subscription(body: Any, asked: datetime) -> Subscription:
+    if not isinstance(body, Mapping) or text(body.get("id")) is None:
+        raise SourceRejected(SystemName.SHAREPOINT, "subscription answer has no id")
+    return Subscription(id=str(body["id"]), expires_at=parse_datetime(body.get("expirationDateTime")) or asked)

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
+from connectors._changes import ChangeBatch, ChangeEvent
 from connectors._errors import RecordNotFound, VersionConflict
 from connectors._http import SourceClient, StaticAuth, build_http_client, json_body
 from connectors._record import Project, RecordChanges, SourceRecord, SystemName
 from connectors._settings import TeamworkSettings, UpstreamLimits
+from connectors._teamwork_events import COMPANY_EVENTS, TeamworkWebhooks, company_event
 from connectors._teamwork_mapping import (
     digits,
     is_owner,
@@ -27,6 +31,7 @@ from connectors._teamwork_mapping import (
     to_record,
     translate_error,
 )
+from connectors._values import parse_datetime
 
 __all__ = ["TeamworkConnector"]
 
@@ -226,3 +231,68 @@ class TeamworkConnector:
             return await self.fetch(record_id)
         resp = await self.client.request("PATCH", f"{_V3}/companies/{canonical}.json", json=body, ok=(200,))
         return self._record(json_body(resp)["company"])
+
+    # --- change events -------------------------------------------------------------------------
+
+    def webhooks(self) -> TeamworkWebhooks:
+        """Verifies and reads deliveries of the registrations made with `register_webhooks`."""
+        return TeamworkWebhooks(self.settings.webhook_token)
+
+    async def changes(self, checkpoint: str | None, *, margin_s: float = 30.0) -> ChangeBatch:
+        """Companies whose `updatedAt` is at or after `checkpoint` minus `margin_s`; None starts from now.
+
+        v3 companies have no confirmed `updatedAfter` filter (source-apis.md 2.2), so this pages
+        through every company and compares. `updatedAt` has one-second precision and a scan is
+        not atomic, hence the margin: a company seen again next round has the same dedup key.
+        The next checkpoint is the newest `updatedAt` seen (Teamwork's clock, not ours).
+        Companies deleted outright leave no trace here; their webhook (or reconcile) reports them.
+        """
+        since = parse_datetime(checkpoint)
+        newest = since
+        events: list[ChangeEvent] = []
+        async for body in self._pages("companies.json", {}, "companies"):
+            for company in body["companies"]:
+                if is_owner(company):
+                    continue
+                updated = parse_datetime(company.get("updatedAt"))
+                if updated is None:
+                    continue
+                if newest is None or updated > newest:
+                    newest = updated
+                if since is not None and updated >= since - timedelta(seconds=margin_s):
+                    events.append(company_event(self._record(company)))
+        resume = newest or datetime.now(UTC)
+        return ChangeBatch(events=tuple(events), checkpoint=resume.astimezone(UTC).isoformat())
+
+    async def register_webhooks(self, url: str, token: str, events: Sequence[str] = tuple(COMPANY_EVENTS)) -> dict[str, str]:
+        """Site-level webhooks for `events` delivering to `url`, reusing registrations already there.
+
+        v1 API (v3 has no webhook endpoints): `GET /webhooks.json` lists, `POST /webhooks.json`
+        creates one event + URL + token (JSON, payload version 2), `PUT /webhooks/{id}.json`
+        saves one again. A reused registration is saved again with our token: the listing
+        does not show tokens, and saving is also how Teamwork reactivates a registration it
+        switched off after dropped deliveries. Returns event -> registration id.
+        """
+        resp = await self.client.request("GET", "/webhooks.json", ok=(200,))
+        listed = json_body(resp)
+        hooks = listed.get("webhooks") if isinstance(listed, Mapping) else listed
+        registered: dict[str, str] = {}
+        for hook in hooks if isinstance(hooks, list) else []:
+            if not isinstance(hook, Mapping) or str(hook.get("url", "")).rstrip("/") != url.rstrip("/"):
+                continue
+            event = str(hook.get("event", "")).upper()
+            if event in events and hook.get("id") is not None:
+                registered.setdefault(event, str(hook["id"]))
+        for event in events:
+            body = {"webhook": {"event": event, "url": url, "token": token,
+                                "contentType": "application/json", "version": 2}}
+            if event in registered:
+                hook_path = f"/webhooks/{quote(registered[event], safe='')}.json"
+                await self.client.request("PUT", hook_path, json=body, idempotent=True, ok=(200, 201, 204))
+                continue
+            created = json_body(await self.client.request("POST", "/webhooks.json", json=body, ok=(200, 201)))
+            hook_id = created.get("id") if isinstance(created, Mapping) else None
+            if hook_id is None and isinstance(created, Mapping) and isinstance(created.get("webhook"), Mapping):
+                hook_id = created["webhook"].get("id")
+            registered[event] = str(hook_id)
+        return registered

@@ -34,6 +34,7 @@ from strawberry.types.execution import PreExecutionError
 
 from connectors import CachedConnector, ReadLog, open_cache, read_log, request_deadline, request_id_var, stale_reads
 from gateway.auth import ApiKeys, AuthMiddleware
+from gateway.change_events import running_change_events, webhook_endpoint
 from gateway.config import Settings
 from gateway.matching import engine_settings
 from gateway.response_cache import ResponseCache
@@ -390,8 +391,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         if services is not None:
             responses = open_response_cache(settings, services.xref, dict(services.connectors))
             try:
-                async with running_outbox_worker(settings, services.writes, services.connectors):
-                    yield {"services": services, "engine": None, "response_cache": responses}
+                async with (
+                    running_outbox_worker(settings, services.writes, services.connectors),
+                    running_change_events(settings, services, settings.sources) as changes,
+                ):
+                    yield {"services": services, "engine": None, "response_cache": responses, "changes": changes}
             finally:
                 close_response_cache(responses, dict(services.connectors))
             return
@@ -415,11 +419,15 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         log.info("gateway ready", extra={"systems": ",".join(s.value for s in connectors)})
         try:
             _settle_heap()
-            async with running_outbox_worker(settings, opened.writes, connectors):
+            async with (
+                running_outbox_worker(settings, opened.writes, connectors),
+                running_change_events(settings, opened, sources, use_sandbox=settings.use_sandbox) as changes,
+            ):
                 yield {
                     "services": opened,
                     "engine": engine,
                     "response_cache": open_response_cache(settings, xref, dict(connectors)),
+                    "changes": changes,
                 }
         finally:
             await close_connectors(connectors)
@@ -439,7 +447,12 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
                 checks["database"] = f"error: {type(exc).__name__}"
                 status = 503
-        return JSONResponse({"status": "ok" if status == 200 else "degraded", "checks": checks}, status_code=status)
+        body: dict[str, Any] = {"status": "ok" if status == 200 else "degraded", "checks": checks}
+        changes = getattr(request.state, "changes", None)
+        if changes is not None:
+            # Counts only (README "Change events"): what webhooks and polling have done since start.
+            body["changes"] = {**changes.inbox.handled.as_dict(), "queued": changes.inbox.queued}
+        return JSONResponse(body, status_code=status)
 
     async def index(request: Request) -> Response:
         return RedirectResponse("/graphql")
@@ -450,6 +463,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             Route("/", index),
             Route("/healthz", healthz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/webhooks/{system}", webhook_endpoint, methods=["POST"]),
             Mount("/static", StaticFiles(packages=[("gateway", "static")]), name="static"),
         ],
         lifespan=lifespan,

@@ -18,6 +18,7 @@ from gateway._console import console, counting_progress, figures_table, load_set
 from gateway.config import Settings
 from gateway.logging_setup import configure_logging
 from gateway.outbox_cli import outbox_app
+from gateway.reconcile_cli import reconcile_command
 from sandbox._faults import FaultSettings
 
 app = typer.Typer(help="c360: one live Customer 360 over SharePoint, Teamwork and QuickBooks.", no_args_is_help=True)
@@ -26,6 +27,7 @@ xref_app = typer.Typer(help="The cross-reference index.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(xref_app, name="xref")
 app.add_typer(outbox_app, name="outbox")
+app.command("reconcile")(reconcile_command)
 
 
 def _require_free(host: str, port: int, what: str, variable: str) -> None:
@@ -62,16 +64,17 @@ def _app_or_exit(create_app: Callable[[Settings], Any], settings: Settings) -> A
         raise typer.Exit(2) from None
 
 
-def _generate(settings: Settings, customers: int, seed: int) -> None:
+def _generate(settings: Settings, customers: int, seed: int, drift: float = 0.0) -> None:
     from sandbox.generate import generate
     from sandbox.runtime import credentials_for
 
     with staged_progress() as progress:
         summary = generate(
             settings.data_dir, customers=customers, seed=seed, credentials=credentials_for(settings.data_dir),
-            progress=progress,
+            progress=progress, drift=drift,
         )
     rows = {k: v for k, v in dataclasses.asdict(summary).items() if isinstance(v, (int, float, str))}
+    rows.update({f"drifted: {attribute}": n for attribute, n in summary.drifted.items()})
     console.print(figures_table(f"Generated {customers:,} customers (seed {seed})", rows))
 
 
@@ -140,11 +143,17 @@ def sandbox(
 def sandbox_generate(
     customers: Annotated[int, typer.Option(min=1, help="Real-world customers to project into the three systems.")] = 300,
     seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 42,
+    drift: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Known drift: users make differences of form only, and this share of the customers "
+        "in 2+ systems get one record with another value of one attribute, listed in drift_truth.csv (0: the usual "
+        "messy data).")] = 0.0,
 ) -> None:
     """Replace the sandbox data with N generated customers (and their ground truth)."""
     settings = load_settings()
-    _generate(settings, customers, seed)
+    _generate(settings, customers, seed, drift)
     console.print(f"ground truth: {settings.data_dir / 'sandbox' / 'ground_truth.csv'}")
+    if drift > 0:
+        console.print(f"drift truth: {settings.data_dir / 'sandbox' / 'drift_truth.csv'}")
 
 
 async def _run_match(settings: Settings, evaluate: Path | None, dry_run: bool = False) -> None:
@@ -288,6 +297,8 @@ def demo(
     if not settings.use_sandbox:
         console.print("[red]the demo runs on the sandbox; unset C360_USE_SANDBOX[/red]")
         raise typer.Exit(2)
+    if "enabled" not in settings.webhooks.model_fields_set:
+        settings.webhooks.enabled = True  # the simulators notify the demo's gateway unless told otherwise
     _require_free(settings.host, settings.port, "gateway", "C360_PORT")
     ports = {"sharepoint": settings.sandbox.sharepoint_port, "teamwork": settings.sandbox.teamwork_port,
              "quickbooks": settings.sandbox.quickbooks_port}

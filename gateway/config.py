@@ -109,6 +109,63 @@ class OutboxSettings(BaseModel):
     max_attempts: int = Field(25, ge=1, description="Tries before a write is dead-lettered (`c360 outbox retry`).")
 
 
+class WebhookSettings(BaseModel):
+    """Change notifications from the systems (`POST /webhooks/{system}`); see README "Change events"."""
+
+    enabled: bool = Field(
+        False, description="Register at the systems at startup (Graph subscription, Teamwork webhooks, the "
+        "QuickBooks simulator's endpoint) and keep the Graph subscription renewed. `c360 demo` turns it on.",
+    )
+    public_url: str | None = Field(
+        None, description="Base URL the systems reach this gateway at (HTTPS in production); default "
+        "http://{host}:{port}. Webhooks arrive at {public_url}/webhooks/{system}.",
+    )
+    queue_size: int = Field(10_000, ge=1, description="Deliveries waiting to be handled; beyond it the gateway "
+                            "answers 503 so the system retries later.")
+    subscription_minutes: float = Field(
+        4230.0, gt=0, le=42_300, description="Lifetime asked for a Graph subscription (lists allow 42,300 min).",
+    )
+    renew_before_s: float = Field(
+        3600.0, gt=0, description="Renew a Graph subscription this long before it expires.",
+    )
+    retry_s: float = Field(30.0, gt=0, description="Wait before retrying a registration that failed.")
+    quickbooks_format: Literal["legacy", "cloudevents"] = Field(
+        "legacy", description="Payload the QuickBooks simulator sends (sandbox only; real apps set it at Intuit).",
+    )
+
+    def base_url(self, host: str, port: int) -> str:
+        return (self.public_url or f"http://{host}:{port}").rstrip("/")
+
+
+class SyncSettings(BaseModel):
+    """Polling of the change feeds (QuickBooks CDC, Graph delta, Teamwork updatedAt scan) behind the webhooks."""
+
+    poll_interval_s: float = Field(
+        60.0, ge=0, description="Seconds between polls of each system's change feed; 0 turns polling off.",
+    )
+    safety_margin_s: float = Field(
+        30.0, ge=0, description="Each poll looks this far behind its checkpoint (clock skew, late commits); "
+        "changes seen twice are recognised by their dedup keys.",
+    )
+    dedup_ttl_s: float = Field(
+        7 * 86400.0, gt=0, description="How long a handled change is remembered (longer than any redelivery).",
+    )
+    own_write_ttl_s: float = Field(
+        3600.0, gt=0, description="How long a version the gateway wrote is recognised as its own echo.",
+    )
+
+
+class ReconcileSettings(BaseModel):
+    """`c360 reconcile`: how repairs are written and how many run summaries are kept (README "Reconciliation")."""
+
+    subject: str = Field("reconcile", min_length=1, max_length=128,
+                         description="Who the audit log names for repairs made by `c360 reconcile --fix --apply`.")
+    fix_concurrency: int = Field(4, ge=1, le=64, description="Customers repaired at once (each customer's writes "
+                                 "run one after another).")
+    keep_runs: int = Field(1000, ge=1, description="Run summaries kept; older ones are deleted when a run is stored.")
+    chart_runs: int = Field(30, ge=1, le=1000, description="Runs the `--chart` of drift over time shows (newest).")
+
+
 class Settings(BaseSettings):
     """Everything configurable; env vars are `C360_*`, nested with `__` (C360_SOURCES__QUICKBOOKS__REALM_ID)."""
 
@@ -147,6 +204,9 @@ class Settings(BaseSettings):
     )
     response_cache_max_entries: int = Field(10_000, ge=1, description="Answers the response cache holds at most.")
     outbox: OutboxSettings = OutboxSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    sync: SyncSettings = SyncSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     auth: AuthSettings = AuthSettings()
     idempotency_ttl_s: float = Field(
         86_400.0, gt=0, description="How long an idempotency key answers retries with its first result."
@@ -241,6 +301,12 @@ class Settings(BaseSettings):
         tw = self.sources.teamwork
         if not (tw.api_key.get_secret_value() or tw.bearer_token.get_secret_value()):
             secrets["sources.teamwork.api_key"] = tw.api_key
+        if self.webhooks.enabled:
+            secrets.update({
+                "sources.sharepoint.webhook_client_state": self.sources.sharepoint.webhook_client_state,
+                "sources.teamwork.webhook_token": tw.webhook_token,
+                "sources.quickbooks.webhook_verifier": self.sources.quickbooks.webhook_verifier,
+            })
         bad = [name for name, value in secrets.items() if value.get_secret_value().strip().lower() in _PLACEHOLDERS]
         if bad:
             raise ValueError(f"missing or placeholder secrets in production: {', '.join(bad)}")

@@ -6,6 +6,8 @@ systems, and knows nothing of c360's connectors.
 
 from __future__ import annotations
 
+import hashlib
+
 from pydantic import SecretStr
 
 from connectors import QuickBooksSettings, SharePointSettings, TeamworkSettings
@@ -13,6 +15,23 @@ from sandbox._credentials import SandboxCredentials
 
 #: Where the SharePoint simulator serves Microsoft Graph under its base URL.
 GRAPH_PREFIX = "/v1.0"
+
+
+class SandboxCredentialsMissing(RuntimeError):
+    """The sandbox credentials file (or the sandbox code) predates a secret the gateway needs."""
+
+
+def webhook_secret(credentials: SandboxCredentials, name: str) -> str | None:
+    """A webhook secret of the simulators (added with issue 7), or None when this sandbox has none."""
+    value = getattr(credentials, name, None)
+    return value if isinstance(value, str) and value else None
+
+
+def graph_client_state(credentials: SandboxCredentials) -> str:
+    """Our Graph subscriptions' clientState in the sandbox: derived from the data dir's own secret, so
+    it is random per data dir, stable across restarts, and needs no new field in credentials.json."""
+    digest = hashlib.sha256(f"c360-graph-client-state:{credentials.sharepoint_client_secret}".encode())
+    return digest.hexdigest()
 
 
 def sharepoint_settings(base_url: str, credentials: SandboxCredentials) -> SharePointSettings:
@@ -26,11 +45,15 @@ def sharepoint_settings(base_url: str, credentials: SandboxCredentials) -> Share
         site_id=credentials.sharepoint_site_id,
         list_id="Customers",
         documents_list_id="Documents",
+        webhook_client_state=SecretStr(graph_client_state(credentials)),
     )
 
 
 def teamwork_settings(base_url: str, credentials: SandboxCredentials) -> TeamworkSettings:
-    return TeamworkSettings(base_url=base_url.rstrip("/"), api_key=SecretStr(credentials.teamwork_api_key))
+    return TeamworkSettings(
+        base_url=base_url.rstrip("/"), api_key=SecretStr(credentials.teamwork_api_key),
+        webhook_token=SecretStr(webhook_secret(credentials, "teamwork_webhook_token") or ""),
+    )
 
 
 def quickbooks_settings(base_url: str, credentials: SandboxCredentials) -> QuickBooksSettings:
@@ -43,4 +66,5 @@ def quickbooks_settings(base_url: str, credentials: SandboxCredentials) -> Quick
         client_id=credentials.quickbooks_client_id,
         client_secret=SecretStr(credentials.quickbooks_client_secret),
         refresh_token=SecretStr(credentials.quickbooks_refresh_token),
+        webhook_verifier=SecretStr(webhook_secret(credentials, "quickbooks_webhook_verifier") or ""),
     )

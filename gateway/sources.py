@@ -28,7 +28,21 @@ def effective_sources(settings: Settings) -> SourcesSettings:
 
 def sandbox_sources(urls: Mapping[SystemName, str], credentials, settings: Settings) -> SourcesSettings:  # noqa: ANN001
     """Connector settings for simulators served at `urls`, keeping the configured limits."""
-    from gateway.sandbox_sources import quickbooks_settings, sharepoint_settings, teamwork_settings
+    from gateway.sandbox_sources import (
+        SandboxCredentialsMissing,
+        quickbooks_settings,
+        sharepoint_settings,
+        teamwork_settings,
+        webhook_secret,
+    )
+
+    if settings.webhooks.enabled:
+        missing = [n for n in ("teamwork_webhook_token", "quickbooks_webhook_verifier") if not webhook_secret(credentials, n)]
+        if missing:
+            raise SandboxCredentialsMissing(
+                f"C360_WEBHOOKS__ENABLED is on but the sandbox credentials have no {', '.join(missing)}: "
+                "this sandbox predates simulator webhooks (update it, or turn webhooks off)"
+            )
 
     quickbooks = quickbooks_settings(urls[SystemName.QUICKBOOKS], credentials).model_copy(
         update={"token_store": str(settings.data_dir / "quickbooks-token.json")}

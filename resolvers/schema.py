@@ -24,6 +24,7 @@ from resolvers.types import Customer, CustomerConnection, CustomerEdge, Customer
 from resolvers.mutations import CustomerMutation
 from resolvers.stewardship import StewardMutation, StewardQuery
 from resolvers.candidates import CandidateQuery
+from resolvers.data_quality import DataQualityQuery
 
 log = logging.getLogger("c360.resolvers")
 
@@ -161,7 +162,7 @@ async def _search_page(
 
 
 #: Root types contributed by other modules are merged here, so each area keeps its own file.
-QUERY_PARTS: tuple[type, ...] = (Query, StewardQuery, CandidateQuery)
+QUERY_PARTS: tuple[type, ...] = (Query, StewardQuery, CandidateQuery, DataQualityQuery)
 MUTATION_PARTS: tuple[type, ...] = (CustomerMutation, StewardMutation)
 
 _QUERY = merge_types("Query", QUERY_PARTS)

@@ -101,18 +101,24 @@ class OwnWrites:
     """What the gateway itself wrote recently, so a change notification echoing it is recognised.
 
     In memory, per process, with a time to live: an echo arrives seconds to minutes later.
+    `listeners` are told of each write too (the gateway persists them, so an echo that
+    arrives after a restart, or at another process, is still known: resolvers/change_events.py).
     """
 
     def __init__(self, ttl_s: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
         self._clock = clock
         self._seen: dict[tuple[SystemName, str, str | None], float] = {}
+        #: Called with (system, record id, version) of every write recorded; must not block.
+        self.listeners: list[Callable[[SystemName, str, str | None], None]] = []
 
     def record(self, record: SourceRecord) -> None:
         now = self._clock()
         self._seen[(record.system, record.id, record.version)] = now + self.ttl_s
         if len(self._seen) > 10_000:
             self._seen = {k: t for k, t in self._seen.items() if t > now}
+        for listener in self.listeners:
+            listener(record.system, record.id, record.version)
 
     def is_own(self, system: SystemName, record_id: str, version: str | None) -> bool:
         until = self._seen.get((system, record_id, version))

@@ -7,7 +7,7 @@ caller's seeded `Random`, so a projection is deterministic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from random import Random
 
 from sandbox._gen_entity import Entity, PostalAddress
@@ -38,6 +38,9 @@ class MessProfile:
     state_name: float = 0.05
     zip4: float = 0.05
     contact_missing: float = 0.2  # no given/family name for a company's contact
+    #: Only differences of form that normalization erases (case, spacing, legal-suffix spelling,
+    #: abbreviations, phone formats): no typo, other value or name variant that reads differently.
+    format_only: bool = False
 
 
 SHAREPOINT_MESS = MessProfile(
@@ -63,6 +66,17 @@ DUPLICATE_MESS = MessProfile(
     phone_mobile=0.2, phone_formats=(2, 2, 2, 2, 2, 1), address_missing=0.25, address_stale=0.3,
     abbreviate=0.5, unit_merged=0.3, state_name=0.15, zip4=0.1, contact_missing=0.4,
 )
+
+
+
+def format_only(profile: MessProfile) -> MessProfile:
+    """`profile` without its value-level differences (for data whose drift must be known exactly).
+
+    Missing values stay: a gap is not a disagreement.
+    """
+    return replace(profile, typo=0.0, email_billing=0.0, email_other=0.0, phone_mobile=0.0, address_stale=0.0,
+                   format_only=True)
+
 
 _PHONE_FORMATS: tuple[str, ...] = (
     "({a}) {p}-{l}", "{a}-{p}-{l}", "{a}.{p}.{l}", "+1 {a} {p} {l}", "{a}{p}{l}", "1-{a}-{p}-{l}",
@@ -155,11 +169,11 @@ def _company_name(entity: Entity, profile: MessProfile, rng: Random) -> str:
     elif not entity.legal_suffix and rng.random() < profile.add_suffix:
         name = f"{name} {rng.choice(LEGAL_SUFFIXES)}"
     if rng.random() < profile.name_variant:
-        name = _company_variant(name, rng)
+        name = _company_variant(name, rng, profile.format_only)
     return name
 
 
-def _company_variant(name: str, rng: Random) -> str:
+def _company_variant(name: str, rng: Random, format_only: bool = False) -> str:
     kind = rng.randrange(7)
     if kind == 0 and ("&" in name or " and " in name):
         return name.replace(" & ", " and ") if "&" in name else name.replace(" and ", " & ")
@@ -173,7 +187,10 @@ def _company_variant(name: str, rng: Random) -> str:
         return name.replace(" ", "  ", 1) if rng.random() < 0.5 else f"{name} "
     if kind == 5:
         return name.lower() if rng.random() < 0.3 else name.title()
-    return name.replace("&", "+") if "&" in name else name.replace(" ", "", 1) if name.count(" ") > 1 else name
+    if "&" in name:
+        return name.replace("&", "+")
+    # A lost space reads as another word ("BlueSky"): a difference of value, not of form.
+    return name.replace(" ", "", 1) if name.count(" ") > 1 and not format_only else name
 
 
 def _person_name(entity: Entity, profile: MessProfile, rng: Random) -> str:
@@ -181,6 +198,9 @@ def _person_name(entity: Entity, profile: MessProfile, rng: Random) -> str:
     if rng.random() >= profile.name_variant:
         return f"{given} {entity.family}"
     kind = rng.randrange(5)
+    if profile.format_only and kind < 3:
+        # "Smith, John", a nickname or a middle initial normalize to other words: only case varies.
+        kind = 3 + kind % 2
     if kind == 0:
         return f"{entity.family}, {given}"
     if kind == 1:

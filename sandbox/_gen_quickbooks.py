@@ -7,7 +7,8 @@ from typing import Any
 
 from sandbox._gen_clock import DAY, Timeline, iso_date, pacific
 from sandbox._gen_entity import Entity
-from sandbox._gen_mess import DUPLICATE_MESS, QUICKBOOKS_MESS, Projection, project
+from sandbox._gen_drift import RecordDrift
+from sandbox._gen_mess import DUPLICATE_MESS, QUICKBOOKS_MESS, MessProfile, Projection, format_only, project
 from sandbox._gen_sink import RecordSink
 from sandbox._gen_words import SERVICE_ITEMS
 
@@ -33,10 +34,14 @@ class DisplayNames:
 class QuickBooksBuilder:
     """Writes customers (Ids from "1") and 0-8 invoices each; Balance = sum of open invoices."""
 
-    def __init__(self, sink: RecordSink, rng: Random, timeline: Timeline) -> None:
+    def __init__(self, sink: RecordSink, rng: Random, timeline: Timeline, *, known_drift: bool = False) -> None:
+        """`known_drift`: users make differences of form only, and value drift comes from `RecordDrift`s."""
         self._sink = sink
         self._rng = rng
         self._timeline = timeline
+        self._known_drift = known_drift
+        self._mess: MessProfile = format_only(QUICKBOOKS_MESS) if known_drift else QUICKBOOKS_MESS
+        self._duplicate_mess: MessProfile = format_only(DUPLICATE_MESS) if known_drift else DUPLICATE_MESS
         self._names = DisplayNames()
         self._next_customer = 1
         self._next_invoice = 1
@@ -46,16 +51,22 @@ class QuickBooksBuilder:
         self.invoices = 0
         self.inactive = 0
 
-    def customer(self, entity: Entity, *, created: int, duplicate: bool = False) -> int:
+    def customer(self, entity: Entity, *, created: int, duplicate: bool = False, drift: RecordDrift | None = None) -> int:
         """Add one customer for `entity` with its invoices; returns the numeric Id."""
         rng = self._rng
         customer_id = self._next_customer
         self._next_customer += 1
-        p = project(entity, DUPLICATE_MESS if duplicate else QUICKBOOKS_MESS, rng)
-        active = rng.random() < 0.8 if duplicate else entity.qb_active
+        p = project(entity, self._duplicate_mess if duplicate else self._mess, rng)
+        if drift is not None:
+            p = drift.project(p, entity)
+        # Known drift: a duplicate agrees with the first record on status.
+        active = rng.random() < 0.8 if duplicate and not self._known_drift else entity.qb_active
         name = p.name.strip() or entity.name
-        # QuickBooks renames a customer made inactive (source-apis.md 3.3).
-        display = self._names.claim(name if active else f"{name} (deleted)")
+        # The unique DisplayName first; QuickBooks then suffixes it when the customer is made inactive
+        # (source-apis.md 3.3): "Acme (2) (deleted)", never "Acme (deleted) (2)".
+        display = self._names.claim(name)
+        if not active:
+            display = f"{display} (deleted)"
         invoices, balance_cents = self._invoices(entity, customer_id, display, p, created, active, duplicate)
         edits = rng.choices(range(6), (4, 3, 2, 1, 1, 1))[0] + (0 if active else 1)
         updated = created if edits == 0 else rng.randint(created, self._timeline.as_of)
@@ -79,6 +90,9 @@ class QuickBooksBuilder:
             record["PrimaryEmailAddr"] = {"Address": p.email}
         if p.phone:
             record["PrimaryPhone"] = {"FreeFormNumber": p.phone}
+        website = drift.website(entity, None) if drift is not None else None
+        if website:
+            record["WebAddr"] = {"URI": website}
         bill_addr = self._bill_addr(p)
         if bill_addr:
             record["BillAddr"] = bill_addr

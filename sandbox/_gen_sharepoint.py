@@ -9,7 +9,8 @@ from typing import Any
 
 from sandbox._gen_clock import DAY, Timeline, utc_z
 from sandbox._gen_entity import Entity
-from sandbox._gen_mess import DUPLICATE_MESS, SHAREPOINT_MESS, Projection, project
+from sandbox._gen_drift import RecordDrift
+from sandbox._gen_mess import DUPLICATE_MESS, SHAREPOINT_MESS, MessProfile, Projection, format_only, project
 from sandbox._gen_sink import RecordSink
 from sandbox._gen_words import (
     DOCUMENT_KINDS,
@@ -35,23 +36,34 @@ def _user(member: StaffMember) -> dict[str, str]:
 class SharePointBuilder:
     """Writes customer items (ids from 1) and their documents, tied by `CustomerLookupId`."""
 
-    def __init__(self, sink: RecordSink, rng: Random, timeline: Timeline) -> None:
+    def __init__(self, sink: RecordSink, rng: Random, timeline: Timeline, *, known_drift: bool = False) -> None:
+        """`known_drift`: users make differences of form only, and value drift comes from `RecordDrift`s."""
         self._sink = sink
         self._rng = rng
         self._timeline = timeline
+        self._known_drift = known_drift
+        self._mess: MessProfile = format_only(SHAREPOINT_MESS) if known_drift else SHAREPOINT_MESS
+        self._duplicate_mess: MessProfile = format_only(DUPLICATE_MESS) if known_drift else DUPLICATE_MESS
         self._next_customer = 1
         self._next_document = 1
         self.customers = 0
         self.duplicates = 0
         self.documents = 0
 
-    def customer(self, entity: Entity, *, created: int, duplicate: bool = False) -> int:
+    def customer(self, entity: Entity, *, created: int, duplicate: bool = False, drift: RecordDrift | None = None) -> int:
         """Add one Customers item for `entity`; returns its item id."""
         rng = self._rng
         item_id = self._next_customer
         self._next_customer += 1
-        p = project(entity, DUPLICATE_MESS if duplicate else SHAREPOINT_MESS, rng)
-        status = "lead" if entity.lifecycle == "lead" or duplicate and rng.random() < 0.3 else "active"
+        p = project(entity, self._duplicate_mess if duplicate else self._mess, rng)
+        if drift is not None:
+            p = drift.project(p, entity)
+        if self._known_drift:
+            # Known drift: a duplicate agrees with the first record on status too; only `drift` changes it.
+            lead = entity.lifecycle == "lead" or (drift is not None and drift.values.get("status") == "lead")
+            status = "lead" if lead else "active"
+        else:
+            status = "lead" if entity.lifecycle == "lead" or duplicate and rng.random() < 0.3 else "active"
         # Closing the sale flips the status, which is an edit after creation.
         floor = entity.won if status == "active" and not duplicate else created
         version = rng.randint(2, 7) if status == "active" else rng.randint(1, 3)

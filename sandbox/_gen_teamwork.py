@@ -8,7 +8,8 @@ from typing import Any
 
 from sandbox._gen_clock import DAY, Timeline, compact_date, utc_z
 from sandbox._gen_entity import Entity
-from sandbox._gen_mess import DUPLICATE_MESS, TEAMWORK_MESS, project
+from sandbox._gen_drift import RecordDrift
+from sandbox._gen_mess import DUPLICATE_MESS, TEAMWORK_MESS, MessProfile, format_only, project
 from sandbox._gen_sink import RecordSink
 from sandbox._gen_words import PROJECT_NAMES, TEAMWORK_STAFF
 
@@ -54,10 +55,13 @@ def _company(company_id: int, name: str, created: int, updated: int, **values: A
 class TeamworkBuilder:
     """Writes companies (large ids from 195000) and 0-4 projects per company."""
 
-    def __init__(self, sink: RecordSink, rng: Random, timeline: Timeline) -> None:
+    def __init__(self, sink: RecordSink, rng: Random, timeline: Timeline, *, known_drift: bool = False) -> None:
+        """`known_drift`: users make differences of form only, and value drift comes from `RecordDrift`s."""
         self._sink = sink
         self._rng = rng
         self._timeline = timeline
+        self._mess: MessProfile = format_only(TEAMWORK_MESS) if known_drift else TEAMWORK_MESS
+        self._duplicate_mess: MessProfile = format_only(DUPLICATE_MESS) if known_drift else DUPLICATE_MESS
         self._next_company = _FIRST_COMPANY_ID
         self._next_project = _FIRST_PROJECT_ID
         self.companies = 0
@@ -78,12 +82,14 @@ class TeamworkBuilder:
             ),
         )
 
-    def company(self, entity: Entity, *, created: int, duplicate: bool = False) -> int:
+    def company(self, entity: Entity, *, created: int, duplicate: bool = False, drift: RecordDrift | None = None) -> int:
         """Add one company for `entity` (and its projects); returns the company id."""
         rng = self._rng
         company_id = self._next_company
         self._next_company += rng.randint(1, 9)  # ids are shared with other objects on a real site
-        p = project(entity, DUPLICATE_MESS if duplicate else TEAMWORK_MESS, rng)
+        p = project(entity, self._duplicate_mess if duplicate else self._mess, rng)
+        if drift is not None:
+            p = drift.project(p, entity)
         updated = created if rng.random() < 0.3 else rng.randint(created, self._timeline.as_of)
         values: dict[str, Any] = {
             "addressOne": p.line1 or "",
@@ -99,6 +105,10 @@ class TeamworkBuilder:
             values["website"] = rng.choice(("https://{d}", "https://www.{d}", "http://www.{d}", "www.{d}", "{d}")).format(
                 d=entity.domain
             )
+        if drift is not None:
+            website = drift.website(entity, values.get("website"))
+            if website is not None:
+                values["website"] = website
         if not entity.is_person and rng.random() < 0.2:
             values["emailTwo"] = entity.billing_email
         if rng.random() < 0.3:

@@ -48,6 +48,15 @@ from xref.idempotency import (
     request_hash,
 )
 from xref.incremental import IncrementalResult, MatchAction, match_one
+from xref._sync_models import OwnWrite, SyncCheckpoint, SeenDelivery
+from xref.sync_state import Checkpoint, SyncState
+from xref.reconcile_runs import (
+    MAX_RUNS_LISTED,
+    ReconcileRun,
+    ReconcileRunInfo,
+    ReconcileRuns,
+    SummaryNotCountsOnly,
+)
 from xref.outbox import (
     OUTBOX_STATUSES,
     Outbox,
@@ -96,6 +105,12 @@ __all__ = [
     "MatchAction",
     "find_candidates",
     "match_one",
+    # change tracking: feed checkpoints, handled deliveries, own writes
+    "Checkpoint",
+    "OwnWrite",
+    "SeenDelivery",
+    "SyncCheckpoint",
+    "SyncState",
     "Evaluation",
     "MatchSummary",
     "ApplyResult",
@@ -142,4 +157,10 @@ __all__ = [
     "AuditPage",
     "AuditRecord",
     "audit_cursor",
+    # reconciliation run summaries (counts only)
+    "MAX_RUNS_LISTED",
+    "ReconcileRun",
+    "ReconcileRunInfo",
+    "ReconcileRuns",
+    "SummaryNotCountsOnly",
 ]
