@@ -3,9 +3,12 @@
 Reads every system through the connectors and the index of the settings (as `c360 match`
 does), prints the scorecard, stores the run's counts in the xref database (counts only),
 and on request writes them as JSON or CSV and draws drift over time from the stored runs.
-`--fix` shows the writes that would put the survivorship value in every drifted system;
-`--fix --apply` makes them through the write path (ownership, version tokens, outbox,
-audit as the configured subject), then reads again and shows the scores after.
+`--fix` shows the writes that would put the survivorship value in every drifted system,
+the links it would remove (records gone from their system) and the systems it would set
+active customers up in, and what is a steward's work (duplicates, the review backlog);
+`--fix --apply` makes them (the write path: ownership, version tokens, outbox; links in
+the index; each repair audited as the configured subject), then reads again and shows
+the scores after.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from gateway._console import console, load_settings
 from gateway._reconcile_chart import render_chart
 from gateway.config import Settings
 from gateway.logging_setup import configure_logging
+from gateway.matching import engine_settings
 from resolvers.reconcile import CHECKS, RunSummary, reconcile
 from resolvers.write_through import WriteThrough
 from xref import AuditLog, Outbox, ReconcileRunInfo, ReconcileRuns, XrefService, create_engine, create_sessions, upgrade
@@ -150,6 +154,54 @@ def unfixable_table(summary: RunSummary, shown: int = _SHOWN_REPAIRS) -> Table:
     return table
 
 
+def link_repairs_table(summary: RunSummary, shown: int = _SHOWN_REPAIRS) -> Table:
+    """The planned link repairs (the first `shown`): links to remove, systems to set the customer up in."""
+    rows = [(fix.customer_id, "unlink", link.system.value, link.record_id, f"gone from {link.system.value}")
+            for fix in summary.link_repairs for link in fix.unlink]
+    rows += [(fix.customer_id, "provision", system.value, "",
+              "active, but its record there is gone" if any(link.system is system for link in fix.unlink)
+              else "active, but missing there")
+             for fix in summary.link_repairs for system in fix.provision]
+    table = Table(title=f"Link repairs ({len(rows):,} for {len(summary.link_repairs):,} customers; first "
+                        f"{min(shown, len(rows)):,}): unlink = remove the link from the index; provision = search, "
+                        "link or create, as convertLead", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("customer", no_wrap=True)
+    for column in ("repair", "system", "record", "why"):
+        table.add_column(column, overflow="fold")
+    for customer, action, system, record, why in rows[:shown]:
+        table.add_row(Text(customer), action, system, Text(record), why)
+    return table
+
+
+def link_outcome_table(summary: RunSummary) -> Table:
+    counts = summary.outcome.link_counts() if summary.outcome is not None else {}
+    statuses = sorted({status for systems in counts.values() for cell in systems.values() for status in cell})
+    table = Table(title="Link repairs made (records per status)", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("repair")
+    table.add_column("system")
+    for status in statuses:
+        table.add_column(status, justify="right")
+    for action, systems in sorted(counts.items(), reverse=True):
+        for system, cell in sorted(systems.items()):
+            table.add_row(action, system, *(f"{cell.get(s, 0):,}" for s in statuses))
+    return table
+
+
+def steward_lines(summary: RunSummary) -> list[str]:
+    """What `--fix` leaves to a person, one line per check, with where to do it."""
+    lines = []
+    duplicates = [w for w in summary.steward if w.check == "duplicates"]
+    if duplicates:
+        customers = len({w.customer_id for w in duplicates})
+        lines.append(f"duplicates: {customers:,} customers with 2+ records in one system → merge the records in "
+                     "that system (a record deleted there then shows as a dangling link, which `--fix` removes), "
+                     "or `unlinkRecord` the one that is another customer's (then `linkRecords` / `mergeCustomers`)")
+    if summary.review_open:
+        lines.append(f"review backlog: {summary.review_open:,} open items ({len(summary.review_customers):,} "
+                     "customers) → GraphQL `reviewQueue`, then `resolveReview`")
+    return lines
+
+
 def outcome_table(summary: RunSummary) -> Table:
     counts = summary.outcome.counts() if summary.outcome is not None else {}
     statuses = sorted({status for systems in counts.values() for cell in systems.values() for status in cell})
@@ -185,12 +237,29 @@ def run_json(summary: RunSummary, counts: Mapping[str, Any], stored: ReconcileRu
              "records": [{"system": d.system.value, "record_id": d.record_id} for d in r.deviations]}
             for r in summary.repairs
         ]
-        data["unfixable"] = [
-            {"customer_id": u.deviation.customer_id, "attribute": u.deviation.attribute,
-             "system": u.deviation.system.value, "record_id": u.deviation.record_id, "reason": u.reason,
-             "message": u.message}
-            for u in summary.unfixable
+        data["planned_link_repairs"] = [
+            {"customer_id": fix.customer_id,
+             "unlink": [{"system": link.system.value, "record_id": link.record_id} for link in fix.unlink],
+             "provision": [system.value for system in fix.provision]}
+            for fix in summary.link_repairs
         ]
+        data["unfixable"] = [
+            {"check": u.deviation.attribute, "customer_id": u.deviation.customer_id,
+             "attribute": u.deviation.attribute, "system": u.deviation.system.value,
+             "record_id": u.deviation.record_id, "reason": u.reason, "message": u.message}
+            for u in summary.unfixable
+        ] + [
+            {"check": w.check, "customer_id": w.customer_id, "system": w.system.value if w.system else None,
+             "record_ids": list(w.record_ids), "reason": w.reason, "message": w.message}
+            for w in summary.steward
+        ]
+        if summary.outcome is not None:
+            data["link_repairs"] = [
+                {"customer_id": o.repair.customer_id, "audit_ids": list(o.audit_ids), "retired": o.retired,
+                 "steps": [{"action": s.action, "system": s.system.value, "record_id": s.record_id,
+                            "status": s.status, "message": s.message} for s in o.steps]}
+                for o in summary.outcome.links
+            ]
     return data
 
 
@@ -249,7 +318,7 @@ async def _run(settings: Settings, *, fix: bool, apply: bool, history: bool, sho
             options: dict[str, Any] = dict(
                 policy=settings.survivorship_policy(), ownership=ownership, region=settings.phone_region,
                 runs=runs, keep_runs=settings.reconcile.keep_runs, subject=settings.reconcile.subject,
-                concurrency=settings.reconcile.fix_concurrency,
+                concurrency=settings.reconcile.fix_concurrency, engine_settings=engine_settings(settings.match),
             )
             writes = WriteThrough(connectors, Outbox(sessions), AuditLog(sessions), ownership=ownership) if apply else None
             with _progress(show_progress) as progress:
@@ -275,9 +344,11 @@ def reconcile_command(
                                                   help="Write an HTML chart (inline SVG) of drift per attribute and "
                                                   "system over the stored runs.")] = None,
     fix: Annotated[bool, typer.Option("--fix", help="Show the writes that would put the survivorship value in every "
-                                      "drifted system (a dry run: nothing is written without --apply).")] = False,
-    apply: Annotated[bool, typer.Option("--apply", help="With --fix: make those writes (write path: ownership, "
-                                        "outbox, audit), then check again.")] = False,
+                                      "drifted system, the links to records gone from their system that would be "
+                                      "removed, the systems active customers would be set up in, and what is a "
+                                      "steward's work (a dry run: nothing is written without --apply).")] = False,
+    apply: Annotated[bool, typer.Option("--apply", help="With --fix: make those repairs (write path: ownership, "
+                                        "outbox, audit; links in the index, audited), then check again.")] = False,
     history: Annotated[bool, typer.Option("--history", help="Read no system: show the latest stored run "
                                           "(and write --csv/--chart from the stored runs).")] = False,
 ) -> None:
@@ -339,31 +410,57 @@ def reconcile_command(
            quiet=as_json)
 
 
+def _print_steward(summary: RunSummary) -> None:
+    lines = steward_lines(summary)
+    if lines:
+        console.print(Text("Not fixable automatically (a steward's work; `--json` lists them as unfixable):",
+                           style="bold"))
+        for line in lines:
+            console.print(Text(f"  {line}"))
+
+
 def _print_fix(summary: RunSummary, applied: bool) -> None:
-    if not summary.repairs and not summary.unfixable:
-        console.print("Nothing to repair.")
+    if not summary.repairs and not summary.unfixable and not summary.link_repairs:
+        console.print("Nothing to repair." if not summary.steward else "Nothing --fix can repair.")
+        _print_steward(summary)
         return
     if not applied:
-        console.print(repairs_table(summary))
+        if summary.repairs:
+            console.print(repairs_table(summary))
+        if summary.link_repairs:
+            console.print(link_repairs_table(summary))
         if summary.unfixable:
             console.print(unfixable_table(summary))
+        _print_steward(summary)
         console.print(f"Dry run: nothing was written. {len(summary.repairs):,} writes would go through the write path "
-                      "(`--fix --apply`), each audited.")
+                      f"and {len(summary.link_repairs):,} customers' links would be repaired (`--fix --apply`), "
+                      "each audited.")
         return
-    console.print(outcome_table(summary))
+    if summary.repairs:
+        console.print(outcome_table(summary))
+    if summary.link_repairs:
+        console.print(link_outcome_table(summary))
     if summary.unfixable:
         console.print(unfixable_table(summary))
+    _print_steward(summary)
     outcome = summary.outcome
     if outcome is not None:
         pending = sum(1 for o in outcome.outcomes for _, _, s in o.statuses if s == "PENDING")
         failed = [o for o in outcome.outcomes if o.error or any(s == "FAILED" for _, _, s in o.statuses)]
-        console.print(f"{len(outcome.outcomes):,} writes in {outcome.seconds:.1f} s, {outcome.audited:,} audited.")
+        link_audits = sum(len(o.audit_ids) for o in outcome.links)
+        console.print(f"{len(outcome.outcomes):,} writes and {len(outcome.links):,} customers' link repairs in "
+                      f"{outcome.seconds:.1f} s, {outcome.audited + link_audits:,} audit entries.")
         if pending:
             console.print(f"{pending:,} record writes wait in the outbox (a running gateway's worker applies them; "
                           "`c360 outbox list`).")
         for item in failed[:10]:
             console.print(Text(f"failed: {item.repair.customer_id} {item.repair.attribute}: {item.error or item.statuses}",
                                style="red"))
+        for fix in [o for o in outcome.links if o.failed][:10]:
+            for step in fix.steps:
+                if step.status == "FAILED":
+                    console.print(Text(f"failed: {fix.repair.customer_id} {step.action} {step.system.value}: "
+                                       f"{step.message}", style="red"))
 
 
 def _files(csv_file: Path | None, chart: Path | None, run_id: int | None, started: str, counts: Mapping[str, Any],

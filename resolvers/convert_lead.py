@@ -8,7 +8,8 @@ Steps, in this order, each one final before the next starts:
    else one is created with the attributes the ownership policy lets that system hold,
    taken from the customer's survivorship view (CREATED). A found or created record is
    linked in the index at once, before the next step, so a re-run of a conversion that
-   stopped half-way sees it and creates nothing twice.
+   stopped half-way sees it and creates nothing twice. (`Provisioner` is this step on its
+   own: `c360 reconcile --fix` runs it for active customers missing in a system.)
 2. The CRM record's status goes to active (UPDATED; QUEUED when the CRM is unreachable and
    the outbox applies it later; UNCHANGED when it already is). It goes last on purpose:
    "active" in the CRM then means "set up everywhere", and a conversion that stopped
@@ -37,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
@@ -55,10 +56,11 @@ from connectors import (
 from resolvers._services import Services
 from resolvers.errors import error_code
 from resolvers.ownership import OwnershipPolicy
-from resolvers.survivorship import Policy, ordered, unified
-from resolvers.write_through import WriteStatus
+from resolvers.survivorship import DEFAULT_POLICY, Policy, ordered, unified
+from resolvers.write_through import OwnWrites, WriteStatus
 from resolvers.write_values import changes_to_json, set_attributes
-from xref import Candidate, CustomerInfo, LinkInfo, XrefError, find_candidates
+from xref import Candidate, CustomerInfo, LinkInfo, XrefError, XrefService, find_candidates
+from xref.engine import EngineSettings
 from xref.fellegi_sunter import Decision
 
 if TYPE_CHECKING:
@@ -70,7 +72,11 @@ __all__ = [
     "PROVISIONED",
     "Action",
     "ConversionLocks",
+    "LinkedRecords",
+    "Provisioned",
+    "Provisioner",
     "Step",
+    "StepFailed",
     "conversion_request_id",
     "convert_lead",
     "kept",
@@ -209,6 +215,148 @@ def linkable(candidates: Sequence[Candidate], system: SystemName,
 
 
 @dataclass
+class LinkedRecords:
+    """A customer's linked records as read live; a system that could not be read is kept with its error."""
+
+    records: dict[SystemName, list[SourceRecord]] = field(default_factory=dict)
+    unreadable: dict[SystemName, ConnectorError] = field(default_factory=dict)
+
+
+@dataclass
+class Provisioned:
+    """What provisioning one system did: its steps, and the values of each record it created ("system:id")."""
+
+    steps: list[Step] = field(default_factory=list)
+    created: dict[str, RecordChanges] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Provisioner:
+    """Sets a customer up in one system, as convertLead's step does: keep, link an unclaimed match, or create.
+
+    A record already linked there is kept (ALREADY_LINKED); else the system's search finds
+    one that is surely this customer and nobody else's (`linkable`) and it is linked
+    (LINKED); else one is created from the customer's view, with the attributes the
+    ownership policy lets the system hold and the stable create id of `conversion_request_id`
+    (CREATED). A found or created record is linked at once, so a re-run creates nothing
+    twice. convertLead runs it per system before the CRM status; `c360 reconcile --fix`
+    runs it alone for active customers missing in a system. Failures raise `StepFailed`.
+    """
+
+    xref: XrefService
+    connectors: Mapping[SystemName, Connector]
+    ownership: OwnershipPolicy
+    own_writes: OwnWrites
+    survivorship: Policy = DEFAULT_POLICY
+    engine_settings: EngineSettings = field(default_factory=EngineSettings)
+    region: str = "US"
+    #: Who the index says made the links ("gateway:..."; never "matcher:...", so incremental matching keeps them).
+    decided_by: str = DECIDED_BY
+    #: The `createdBy` of a created record's link evidence.
+    created_by: str = "convertLead"
+    #: What a failed create tells the caller to run again once the cause is fixed.
+    rerun: str = "convertLead"
+
+    @classmethod
+    def for_gateway(cls, services: Services, writes: WriteServices) -> Provisioner:
+        return cls(xref=services.xref, connectors=services.connectors, ownership=writes.ownership,
+                   own_writes=writes.write_through.own_writes, survivorship=services.survivorship,
+                   engine_settings=services.engine_settings, region=services.phone_region)
+
+    async def read(self, links: Sequence[LinkInfo]) -> LinkedRecords:
+        """Every linked record, live (under the read cache); a system that fails is remembered, not raised."""
+        found = LinkedRecords()
+        by_system: dict[SystemName, list[str]] = {}
+        for link in links:
+            if link.system in self.connectors:
+                by_system.setdefault(link.system, []).append(link.record_id)
+
+        async def one(system: SystemName, ids: list[str]) -> None:
+            try:
+                fetched = await _uncached(self.connectors[system]).fetch_many(ids)
+            except ConnectorError as exc:
+                found.unreadable[system] = exc
+                return
+            found.records[system] = [r for r in fetched if r is not None]
+
+        await asyncio.gather(*(one(system, ids) for system, ids in by_system.items()))
+        return found
+
+    def view(self, linked: LinkedRecords) -> RecordChanges:
+        """The values for new records; only from a complete view, or they could differ between runs."""
+        if linked.unreadable:
+            system, exc = next(iter(linked.unreadable.items()))
+            raise StepFailed(system, error_code(exc), f"could not read {system.value} record(s) of the customer to "
+                             f"copy its values ({exc.message})", retryable=exc.transient)
+        return view_values(linked.records, self.survivorship)
+
+    async def provision(self, customer: CustomerInfo, system: SystemName, view: Callable[[], RecordChanges], *,
+                        evidence_with: Sequence[LinkInfo]) -> Provisioned:
+        """Keep, link or create the customer's record in `system`.
+
+        `view` is called only when a record must be searched for or created (it may raise
+        StepFailed); `evidence_with` are the records a LINKED record's evidence names.
+        """
+        done = Provisioned()
+        existing = [link for link in customer.links if link.system == system]
+        if existing:
+            done.steps += [Step(system, link.record_id, Action.ALREADY_LINKED) for link in existing]
+            return done
+        values = view()
+        found = await self.search(system, values)
+        if found is not None:
+            done.steps.append(await self.link(customer.id, system, found, evidence_with))
+            return done
+        created = values_for(system, values, self.ownership)
+        step = await self.create(customer.id, system, created)
+        done.steps.append(step)
+        done.created[f"{system.value}:{step.record_id}"] = created
+        return done
+
+    async def search(self, system: SystemName, view: RecordChanges) -> Candidate | None:
+        """This system's records that are surely the customer (one system: its failure is this step's)."""
+        try:
+            search = await find_candidates(
+                {system: self.connectors[system]}, self.xref, name=view.name, email=view.email,
+                phone=view.phone, address=view.address, website=view.website, region=self.region,
+                settings=self.engine_settings, limit=_SEARCH_LIMIT,
+            )
+        except XrefError:
+            return None  # nothing to search by (no name, email or phone): there is nothing to find either
+        if system in search.unavailable:
+            raise StepFailed(system, "SOURCE_UNAVAILABLE", f"could not search {system.value} for an existing record "
+                             f"({search.unavailable[system]}); nothing was created there", retryable=True)
+        owners = [c.customer_id for c in search.candidates if c.customer_id is not None]
+        return linkable(search.candidates, system, await self.xref.links_for(owners) if owners else {})
+
+    async def link(self, customer_id: str, system: SystemName, found: Candidate,
+                   evidence_with: Sequence[LinkInfo]) -> Step:
+        record_id = found.best[1]
+        await self.xref.link_record(
+            system, record_id, customer_id, confidence=found.confidence,
+            evidence={"with": [f"{link.system.value}:{link.record_id}" for link in evidence_with],
+                      "score": found.score, "attributes": {k: dict(v) for k, v in found.evidence.items()}},
+            decided_by=self.decided_by,
+        )
+        return Step(system, record_id, Action.LINKED, confidence=found.confidence)
+
+    async def create(self, customer_id: str, system: SystemName, values: RecordChanges) -> Step:
+        try:
+            with create_request_id(conversion_request_id(customer_id, system)):
+                record = await self.connectors[system].create(values)
+        except ConnectorError as exc:
+            raise StepFailed(system, _code(exc), _create_failure(system, exc, self.rerun),
+                             retryable=exc.transient) from exc
+        self.own_writes.record(record)
+        # Linked before anything else happens: a re-run must see this record, whatever fails next.
+        await self.xref.link_record(
+            system, record.id, customer_id, confidence=1.0,
+            evidence={"matched": [], "createdBy": self.created_by}, decided_by=self.decided_by,
+        )
+        return Step(system, record.id, Action.CREATED)
+
+
+@dataclass
 class _Conversion:
     """One run of the workflow for one customer."""
 
@@ -222,6 +370,10 @@ class _Conversion:
     created: dict[str, RecordChanges] = field(default_factory=dict)
     records: dict[SystemName, list[SourceRecord]] = field(default_factory=dict)
     unreadable: dict[SystemName, ConnectorError] = field(default_factory=dict)
+    provisioner: Provisioner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.provisioner = Provisioner.for_gateway(self.services, self.writes)
 
     @property
     def links(self) -> tuple[LinkInfo, ...]:
@@ -234,20 +386,8 @@ class _Conversion:
 
     async def read(self) -> None:
         """Every linked record, live; a system that fails is remembered, not fatal yet (maybe not needed)."""
-        by_system: dict[SystemName, list[str]] = {}
-        for link in self.links:
-            if link.system in self.services.connectors:
-                by_system.setdefault(link.system, []).append(link.record_id)
-
-        async def one(system: SystemName, ids: list[str]) -> None:
-            try:
-                found = await _uncached(self.services.connectors[system]).fetch_many(ids)
-            except ConnectorError as exc:
-                self.unreadable[system] = exc
-                return
-            self.records[system] = [r for r in found if r is not None]
-
-        await asyncio.gather(*(one(system, ids) for system, ids in by_system.items()))
+        found = await self.provisioner.read(self.links)
+        self.records, self.unreadable = found.records, found.unreadable
 
     def check_crm(self) -> None:
         """The lead itself must be readable: its status decides the last step."""
@@ -263,67 +403,14 @@ class _Conversion:
 
     def view(self) -> RecordChanges:
         """The values for new records; only from a complete view, or they could differ between runs."""
-        if self.unreadable:
-            system, exc = next(iter(self.unreadable.items()))
-            raise StepFailed(system, error_code(exc), f"could not read {system.value} record(s) of the customer to "
-                             f"copy its values ({exc.message})", retryable=exc.transient)
-        return view_values(self.records, self.services.survivorship)
+        return self.provisioner.view(LinkedRecords(self.records, self.unreadable))
 
     # --- provisioning ----------------------------------------------------------------------------
 
     async def provision(self, system: SystemName) -> None:
-        existing = self.linked(system)
-        if existing:
-            self.steps += [Step(system, link.record_id, Action.ALREADY_LINKED) for link in existing]
-            return
-        view = self.view()
-        found = await self.search(system, view)
-        if found is not None:
-            await self.link(system, found)
-            return
-        await self.create(system, values_for(system, view, self.writes.ownership))
-
-    async def search(self, system: SystemName, view: RecordChanges) -> Candidate | None:
-        """This system's records that are surely the customer (one system: its failure is this step's)."""
-        services = self.services
-        try:
-            search = await find_candidates(
-                {system: services.connectors[system]}, services.xref, name=view.name, email=view.email,
-                phone=view.phone, address=view.address, website=view.website, region=services.phone_region,
-                settings=services.engine_settings, limit=_SEARCH_LIMIT,
-            )
-        except XrefError:
-            return None  # nothing to search by (no name, email or phone): there is nothing to find either
-        if system in search.unavailable:
-            raise StepFailed(system, "SOURCE_UNAVAILABLE", f"could not search {system.value} for an existing record "
-                             f"({search.unavailable[system]}); nothing was created there", retryable=True)
-        owners = [c.customer_id for c in search.candidates if c.customer_id is not None]
-        return linkable(search.candidates, system, await services.xref.links_for(owners) if owners else {})
-
-    async def link(self, system: SystemName, found: Candidate) -> None:
-        record_id = found.best[1]
-        await self.services.xref.link_record(
-            system, record_id, self.customer.id, confidence=found.confidence,
-            evidence={"with": [f"{link.system.value}:{link.record_id}" for link in self.linked(CRM)],
-                      "score": found.score, "attributes": {k: dict(v) for k, v in found.evidence.items()}},
-            decided_by=DECIDED_BY,
-        )
-        self.steps.append(Step(system, record_id, Action.LINKED, confidence=found.confidence))
-
-    async def create(self, system: SystemName, values: RecordChanges) -> None:
-        try:
-            with create_request_id(conversion_request_id(self.customer.id, system)):
-                record = await self.services.connectors[system].create(values)
-        except ConnectorError as exc:
-            raise StepFailed(system, _code(exc), _create_failure(system, exc), retryable=exc.transient) from exc
-        self.writes.write_through.own_writes.record(record)
-        # Linked before anything else happens: a re-run must see this record, whatever fails next.
-        await self.services.xref.link_record(
-            system, record.id, self.customer.id, confidence=1.0,
-            evidence={"matched": [], "createdBy": "convertLead"}, decided_by=DECIDED_BY,
-        )
-        self.created[f"{system.value}:{record.id}"] = values
-        self.steps.append(Step(system, record.id, Action.CREATED))
+        done = await self.provisioner.provision(self.customer, system, self.view, evidence_with=self.linked(CRM))
+        self.steps += done.steps
+        self.created.update(done.created)
 
     # --- activation ------------------------------------------------------------------------------
 
@@ -404,11 +491,11 @@ def _code(exc: ConnectorError) -> str:
     return "DUPLICATE_RECORD" if isinstance(exc, DuplicateRecord) else error_code(exc)
 
 
-def _create_failure(system: SystemName, exc: ConnectorError) -> str:
+def _create_failure(system: SystemName, exc: ConnectorError, rerun: str = "convertLead") -> str:
     if isinstance(exc, DuplicateRecord):
         return (f"{system.value} already has a record with this name ({exc.message}); it belongs to another customer "
                 "in the index or did not match closely enough to be linked automatically. Link it to this customer "
-                "(or merge the customers) and run convertLead again")
+                f"(or merge the customers) and run {rerun} again")
     return f"{system.value} did not create the record: {exc.message}"
 
 

@@ -30,6 +30,14 @@ unfixable with its reason: the ownership policy lets the system ignore the attri
 the system keeps the value unique and the record is a duplicate, or the value is one the
 system would refuse.
 
+Two checks are repaired in the index and the systems themselves (`LinkRepair`, before the
+writes): a link whose record is gone (confirmed by reading it again, live) is removed, and
+a customer left without links is retired; an active customer missing in Teamwork or
+QuickBooks, or whose only record there is gone, is set up there as convertLead does
+(`Provisioner`: search, link an unclaimed match, else create with the stable request id,
+linked at once). One audit entry per customer and kind. Duplicates inside one system and
+the review backlog need a person's judgment: they are reported as `StewardWork`.
+
 Customer data stays in memory for the run; `RunSummary.counts` is what may be stored.
 """
 
@@ -38,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -46,28 +55,37 @@ from typing import Any, Final
 
 from connectors import Connector, CustomerStatus, RecordChanges, SourceRecord, SystemName, write_limits
 from resolvers import survivorship
+from resolvers.convert_lead import Action, Provisioned, Provisioner, StepFailed
 from resolvers.input_validation import validate_customer_input
 from resolvers.ownership import DEFAULT_OWNERSHIP, Ownership, OwnershipPolicy, stored_attributes
 from resolvers.survivorship import DEFAULT_POLICY, Policy
 from resolvers.write_through import WriteStatus, WriteThrough, _primary_links
-from xref import LinkInfo, ReconcileRunInfo, ReconcileRuns, Stewardship, XrefService
+from resolvers.write_values import changes_to_json
+from xref import AuditLog, CustomerInfo, LinkInfo, ReconcileRunInfo, ReconcileRuns, Stewardship, XrefService
+from xref.engine import EngineSettings
 from xref.normalize import DEFAULT_REGION
 
 __all__ = [
     "ATTRIBUTES",
     "CHECKS",
     "CheckScore",
+    "DECIDED_BY",
     "Deviation",
+    "LinkRepair",
+    "LinkRepairOutcome",
+    "LinkStep",
     "Repair",
     "RepairOutcome",
     "RepairSummary",
     "RunSummary",
     "Snapshot",
+    "StewardWork",
     "Unfixable",
     "check",
     "read_snapshot",
     "reconcile",
     "repair",
+    "repair_links",
 ]
 
 #: The compared attributes: survivorship's, and the lifecycle status.
@@ -80,6 +98,8 @@ EXPECTED_FOR_ACTIVE: Final = (SystemName.TEAMWORK, SystemName.QUICKBOOKS)
 PROGRESS_EVERY: Final = 500
 #: Review items read per page when collecting the backlog.
 _REVIEW_PAGE: Final = 1000
+#: Who the index says made the links a repair adds ("gateway:...", so incremental matching keeps them).
+DECIDED_BY: Final = "gateway:reconcile"
 
 Progress = Callable[[str, int, int | None], None]
 """`progress(label, done, total)`: reading ("reading sharepoint", records, None) or repairing ("repairing", n, total)."""
@@ -194,6 +214,32 @@ class Repair:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkRepair:
+    """One customer's links to repair: remove those whose record is gone, then set it up where it is missing.
+
+    `provision` also names a system whose every link is in `unlink`: an active customer
+    whose record there was deleted is set up again (found by search when it was recreated
+    by hand, else created), as the missing check would ask on the next run.
+    """
+
+    customer_id: str
+    unlink: tuple[LinkInfo, ...] = ()
+    provision: tuple[SystemName, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StewardWork:
+    """A finding only a person can settle ("duplicates" or "review"), with the records and the way to settle it."""
+
+    check: str
+    customer_id: str
+    system: SystemName | None
+    record_ids: tuple[str, ...]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class CheckScore:
     check: str
     failing: int
@@ -238,6 +284,8 @@ class RunSummary:
     deviations: list[Deviation] = field(default_factory=list)
     repairs: list[Repair] = field(default_factory=list)
     unfixable: list[Unfixable] = field(default_factory=list)
+    link_repairs: list[LinkRepair] = field(default_factory=list)
+    steward: list[StewardWork] = field(default_factory=list)
     outcome: RepairSummary | None = None
 
     @property
@@ -301,13 +349,25 @@ class RunSummary:
         unfixable: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for refused in self.unfixable:
             unfixable[refused.deviation.attribute][refused.reason] += 1
+        links: dict[str, dict[str, int]] = {"unlink": defaultdict(int), "provision": defaultdict(int)}
+        for fix in self.link_repairs:
+            for link in fix.unlink:
+                links["unlink"][link.system.value] += 1
+            for system in fix.provision:
+                links["provision"][system.value] += 1
+        steward: dict[str, int] = {"duplicates": 0, "review": 0}
+        for work in self.steward:
+            steward[work.check] += 1
         counts: dict[str, Any] = {
             "writes": len(self.repairs),
             "planned": {a: dict(sorted(s.items())) for a, s in sorted(planned.items())},
             "unfixable": {a: dict(sorted(r.items())) for a, r in sorted(unfixable.items())},
+            "links": {action: dict(sorted(s.items())) for action, s in links.items()},
+            "steward": steward,
         }
         if self.outcome is not None:
             counts["outcomes"] = self.outcome.counts()
+            counts["link_outcomes"] = self.outcome.link_counts()
         return counts
 
 
@@ -469,6 +529,27 @@ def _key(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+def _duplicates_work(customer_id: str, system: SystemName, records: Sequence[SourceRecord]) -> StewardWork:
+    ids = tuple(sorted(r.id for r in records))
+    return StewardWork(
+        "duplicates", customer_id, system, ids, "duplicates",
+        f"{len(ids)} records in {system.value} ({', '.join(ids)}): which one stays is a person's call. If they are "
+        f"one customer, merge them in {system.value} itself (a record deleted there then shows as a dangling link, "
+        "which `--fix` removes); if one is another customer's, split it off with `unlinkRecord` (then "
+        "`linkRecords` or `mergeCustomers` puts it with its own)",
+    )
+
+
+def _review_work(customer_id: str, links: Sequence[LinkInfo]) -> StewardWork:
+    systems = {link.system for link in links}
+    return StewardWork(
+        "review", customer_id, next(iter(systems)) if len(systems) == 1 else None,
+        tuple(f"{link.system.value}:{link.record_id}" for link in links), "review",
+        "in the review backlog: a steward decides whether the records are one customer (`reviewQueue`, then "
+        "`resolveReview`)",
+    )
+
+
 def check(
     snapshot: Snapshot,
     *,
@@ -496,10 +577,13 @@ def check(
     deviations: list[Deviation] = []
     repairs: list[Repair] = []
     unfixable: list[Unfixable] = []
+    link_repairs: list[LinkRepair] = []
+    steward: list[StewardWork] = []
     failing_any: set[str] = set()
     active = 0
     for customer_id, links in snapshot.links.items():
         by_system: dict[SystemName, list[SourceRecord]] = defaultdict(list)
+        gone: list[LinkInfo] = []
         for link in links:
             linked.add(link.key)
             if link.system not in snapshot.read:
@@ -507,6 +591,7 @@ def check(
             record = snapshot.records.get(link.key)
             if record is None:
                 dangling[link.system].append((customer_id, link.record_id))
+                gone.append(link)
                 failing_any.add(customer_id)
             else:
                 by_system[link.system].append(record)
@@ -515,15 +600,24 @@ def check(
                 duplicates[system].append(customer_id)
                 duplicate_records[system] += len(records) - 1
                 failing_any.add(customer_id)
+                steward.append(_duplicates_work(customer_id, system, records))
+        provision: list[SystemName] = []
         if by_system and survivorship.lifecycle(by_system) is CustomerStatus.ACTIVE:
             active += 1
             for system in missing:
                 if system not in {link.system for link in links}:
                     missing[system].append(customer_id)
                     failing_any.add(customer_id)
-        if any(link.key in snapshot.review_keys for link in links):
+                    provision.append(system)
+                elif system not in by_system:
+                    provision.append(system)  # its every record there is gone: unlinked first, then set up again
+        if gone or provision:
+            link_repairs.append(LinkRepair(customer_id, tuple(gone), tuple(provision)))
+        in_review = [link for link in links if link.key in snapshot.review_keys]
+        if in_review:
             review_customers.append(customer_id)
             failing_any.add(customer_id)
+            steward.append(_review_work(customer_id, in_review))
         found_here = checker.compare(customer_id, by_system, links, found)
         if found_here:
             failing_any.add(customer_id)
@@ -538,7 +632,7 @@ def check(
         unlinked=unlinked, attributes=found, duplicates=duplicates, duplicate_records=duplicate_records,
         active=active, missing=missing, dangling=dangling, review_open=snapshot.review_open,
         review_customers=review_customers, checks={}, overall=CheckScore("overall", len(failing_any), customers),
-        deviations=deviations, repairs=repairs, unfixable=unfixable,
+        deviations=deviations, repairs=repairs, unfixable=unfixable, link_repairs=link_repairs, steward=steward,
     )
     for attribute in ATTRIBUTES:
         summary.checks[attribute] = CheckScore(attribute, len(found[attribute].drifted), found[attribute].compared)
@@ -562,10 +656,47 @@ class RepairOutcome:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LinkStep:
+    """One step of a link repair: ("unlink" | "provision", system, record id, status, why)."""
+
+    action: str
+    system: SystemName
+    record_id: str | None
+    #: unlink: UNLINKED, KEPT (the record is there, or linked elsewhere now), FAILED;
+    #: provision: CREATED, LINKED, ALREADY_LINKED, SKIPPED (no longer active, system not connected), FAILED.
+    status: str
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRepairOutcome:
+    repair: LinkRepair
+    steps: tuple[LinkStep, ...]
+    #: The audit entries written (one for the unlinks, one for the provisioning, when each did something).
+    audit_ids: tuple[int, ...]
+    #: The customer lost its last link and was retired.
+    retired: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(step.status == "FAILED" for step in self.steps)
+
+
 @dataclass
 class RepairSummary:
     outcomes: list[RepairOutcome] = field(default_factory=list)
+    links: list[LinkRepairOutcome] = field(default_factory=list)
     seconds: float = 0.0
+
+    def link_counts(self) -> dict[str, dict[str, dict[str, int]]]:
+        """{"unlink" | "provision": {system: {status: n}}} with statuses lower-cased."""
+        found: dict[str, dict[str, dict[str, int]]] = {}
+        for outcome in self.links:
+            for step in outcome.steps:
+                cell = found.setdefault(step.action, {}).setdefault(step.system.value, {})
+                cell[step.status.lower()] = cell.get(step.status.lower(), 0) + 1
+        return found
 
     def counts(self) -> dict[str, Any]:
         """{attribute: {system: {status: n}}} with statuses lower-cased."""
@@ -678,6 +809,153 @@ async def repair(
     return summary
 
 
+def _keys(links: Iterable[LinkInfo]) -> list[str]:
+    return sorted(f"{link.system.value}:{link.record_id}" for link in links)
+
+
+async def _unlink_gone(item: LinkRepair, provisioner: Provisioner, audit: AuditLog,
+                       subject: str) -> tuple[list[LinkStep], int | None, bool]:
+    """Remove the links whose record is still gone when read again now; one audit entry (ids only)."""
+    steps: list[LinkStep] = []
+    connected = [link for link in item.unlink if link.system in provisioner.connectors]
+    steps += [LinkStep("unlink", link.system, link.record_id, "FAILED", f"{link.system.value} is not connected")
+              for link in item.unlink if link.system not in provisioner.connectors]
+    # Read again: a record created while the run was reading may have been linked meanwhile.
+    found = await provisioner.read(connected)
+    present = {(system, r.id) for system, records in found.records.items() for r in records}
+    confirmed: list[LinkInfo] = []
+    for link in connected:
+        if link.system in found.unreadable:
+            steps.append(LinkStep("unlink", link.system, link.record_id, "FAILED",
+                                  f"could not read {link.system.value} to confirm the record is gone "
+                                  f"({found.unreadable[link.system].message})"))
+        elif link.key in present:
+            steps.append(LinkStep("unlink", link.system, link.record_id, "KEPT", "the record exists (again)"))
+        else:
+            confirmed.append(link)
+    if not confirmed:
+        return steps, None, False
+    before = (await provisioner.xref.links_for([item.customer_id]))[item.customer_id]
+    removed = await provisioner.xref.remove_links(item.customer_id, [link.key for link in confirmed])
+    steps += [LinkStep("unlink", link.system, link.record_id, "UNLINKED", f"gone from {link.system.value}")
+              for link in removed.removed]
+    steps += [LinkStep("unlink", system, record_id, "KEPT", "linked to another customer now")
+              for system, record_id in removed.skipped]
+    if not removed.removed:
+        return steps, None, False
+    gone = {link.key for link in removed.removed}
+    changes: list[dict[str, Any]] = [{"attribute": "links", "before": _keys(before),
+                                      "after": _keys(link for link in before if link.key not in gone)}]
+    if removed.retired:
+        changes.append({"attribute": "customer", "before": "active", "after": "retired"})
+    outcomes = {
+        f"{link.system.value}:{link.record_id}": {"status": "UNLINKED", "action": "unlink", "system": link.system.value,
+                                                  "record_id": link.record_id, "reason": "record gone from its system"}
+        for link in removed.removed
+    }
+    entry = await audit.record(subject=subject, mutation="reconcile", mutation_id=uuid.uuid4().hex,
+                               customer_id=item.customer_id, changes=changes, outcomes=outcomes)
+    return steps, entry.id, removed.retired
+
+
+async def _provision_missing(item: LinkRepair, provisioner: Provisioner, audit: AuditLog,
+                             subject: str) -> tuple[list[LinkStep], int | None]:
+    """Set the customer up where it is missing, as convertLead does; one audit entry when anything was done."""
+    customer: CustomerInfo | None = await provisioner.xref.get(item.customer_id)
+    if customer is None or customer.retired_at is not None or not customer.links:
+        return [LinkStep("provision", s, None, "SKIPPED", "the customer is gone") for s in item.provision], None
+    before = _keys(customer.links)
+    linked = await provisioner.read(customer.links)
+    if not linked.unreadable and survivorship.lifecycle(linked.records) is not CustomerStatus.ACTIVE:
+        return [LinkStep("provision", s, None, "SKIPPED", "the customer is no longer active") for s in item.provision], None
+    steps: list[LinkStep] = []
+    done = Provisioned()
+    failures: dict[str, dict[str, Any]] = {}
+    for system in item.provision:
+        if system not in provisioner.connectors:
+            steps.append(LinkStep("provision", system, None, "SKIPPED", f"{system.value} is not connected"))
+            continue
+        try:
+            found = await provisioner.provision(
+                customer, system, lambda: provisioner.view(linked),
+                evidence_with=[link for link in customer.links if link.system != system],
+            )
+        except StepFailed as failure:
+            steps.append(LinkStep("provision", system, None, "FAILED", failure.message))
+            failures[system.value] = {"status": "FAILED", "action": "provision", "system": system.value,
+                                      "error": failure.message, "code": failure.code}
+            continue
+        steps += [LinkStep("provision", s.system, s.record_id, s.action.value) for s in found.steps]
+        done.steps += found.steps
+        done.created.update(found.created)
+        customer = await provisioner.xref.get(customer.id) or customer
+    acted = [s for s in done.steps if s.action in (Action.CREATED, Action.LINKED)]
+    if not acted and not failures:
+        return steps, None
+    changes: list[dict[str, Any]] = [{"attribute": "links", "before": before, "after": _keys(customer.links)}]
+    changes += [{"attribute": target, "before": None, "after": changes_to_json(values)}
+                for target, values in done.created.items()]
+    outcomes: dict[str, dict[str, Any]] = {
+        f"{s.system.value}:{s.record_id}": {"status": s.action.value, "action": "provision", **s.to_json()}
+        for s in acted
+    }
+    outcomes.update(failures)
+    entry = await audit.record(subject=subject, mutation="reconcile", mutation_id=uuid.uuid4().hex,
+                               customer_id=customer.id, changes=changes, outcomes=outcomes)
+    return steps, entry.id
+
+
+async def repair_links(
+    repairs: Sequence[LinkRepair],
+    provisioner: Provisioner,
+    audit: AuditLog,
+    *,
+    subject: str = "reconcile",
+    concurrency: int = 4,
+    progress: Progress | None = None,
+) -> list[LinkRepairOutcome]:
+    """Remove links to records that are gone, then provision missing systems; customers concurrently.
+
+    A customer's failure is its outcome (FAILED steps), not the run's. Re-running creates
+    nothing twice: a provisioned record is linked at once, and the provisioner searches
+    before it creates, with a stable create id.
+    """
+    outcomes: list[LinkRepairOutcome] = []
+    gate = asyncio.Semaphore(max(1, concurrency))
+    done = 0
+    if progress is not None:
+        progress("repairing links", 0, len(repairs))
+
+    async def one_customer(item: LinkRepair) -> None:
+        nonlocal done
+        async with gate:
+            steps: list[LinkStep] = []
+            audit_ids: list[int] = []
+            retired = False
+            stage = "unlink"
+            try:
+                if item.unlink:
+                    unlinked, audit_id, retired = await _unlink_gone(item, provisioner, audit, subject)
+                    steps += unlinked
+                    audit_ids += [audit_id] if audit_id is not None else []
+                stage = "provision"
+                if item.provision and not retired:
+                    provisioned, audit_id = await _provision_missing(item, provisioner, audit, subject)
+                    steps += provisioned
+                    audit_ids += [audit_id] if audit_id is not None else []
+            except Exception as exc:  # noqa: BLE001 - one customer's failure must not stop the others
+                systems = [link.system for link in item.unlink] if stage == "unlink" else list(item.provision)
+                steps += [LinkStep(stage, system, None, "FAILED", f"{type(exc).__name__}: {exc}")
+                          for system in dict.fromkeys(systems)]
+            outcomes.append(LinkRepairOutcome(item, tuple(steps), tuple(audit_ids), retired))
+            done += 1
+            if progress is not None:
+                progress("repairing links", done, len(repairs))
+
+    await asyncio.gather(*(one_customer(item) for item in repairs))
+    return outcomes
+
+
 # --- one run -------------------------------------------------------------------------------------
 
 
@@ -694,11 +972,15 @@ async def reconcile(
     write_through: WriteThrough | None = None,
     subject: str = "reconcile",
     concurrency: int = 4,
+    engine_settings: EngineSettings | None = None,
 ) -> tuple[RunSummary, ReconcileRunInfo | None]:
     """Read, check and (with `write_through`) repair; store the counts in `runs` when given.
 
-    The stored run is of kind "fix" when repairs were applied (its summary then has their
-    outcomes), else "check". What the repairs changed shows in the next run.
+    Link repairs go first (a provisioned record takes the view's values, so it needs no
+    write), then the attribute writes. `engine_settings` are the matcher's, for the
+    provisioning search. The stored run is of kind "fix" when repairs were applied (its
+    summary then has their outcomes), else "check". What the repairs changed shows in the
+    next run.
     """
     started_at = datetime.now(UTC)
     snapshot = await read_snapshot(connectors, xref, progress=progress)
@@ -707,11 +989,27 @@ async def reconcile(
     summary = await asyncio.to_thread(
         check, snapshot, policy=policy, ownership=ownership, region=region, unique=unique, started_at=started_at,
     )
-    if write_through is not None and summary.repairs:
-        summary.outcome = await repair(
-            summary.repairs, snapshot_connectors(write_through, snapshot), subject=subject, concurrency=concurrency,
-            progress=progress,
-        )
+    if write_through is not None and (summary.repairs or summary.link_repairs):
+        started = time.perf_counter()
+        links: list[LinkRepairOutcome] = []
+        if summary.link_repairs:
+            provisioner = Provisioner(
+                xref=xref, connectors=connectors, ownership=write_through.ownership,
+                own_writes=write_through.own_writes, survivorship=policy,
+                engine_settings=engine_settings or EngineSettings(), region=region, decided_by=DECIDED_BY,
+                created_by="reconcile", rerun="`c360 reconcile --fix --apply`",
+            )
+            links = await repair_links(summary.link_repairs, provisioner, write_through.audit, subject=subject,
+                                       concurrency=concurrency, progress=progress)
+        outcome = RepairSummary()
+        if summary.repairs:
+            outcome = await repair(
+                summary.repairs, snapshot_connectors(write_through, snapshot), subject=subject,
+                concurrency=concurrency, progress=progress,
+            )
+        outcome.links = links
+        outcome.seconds = round(time.perf_counter() - started, 3)
+        summary.outcome = outcome
     del snapshot
     summary.finished_at = datetime.now(UTC)
     stored = None

@@ -29,7 +29,7 @@ from xref._stewardship import (
     Stewardship,
     pair_key,
 )
-from xref._service import MAX_PAGE_SIZE, LinkOutcome, XrefService, customer_cursor
+from xref._service import MAX_PAGE_SIZE, LinkOutcome, RemovedLinks, XrefService, customer_cursor
 from xref._types import ApplyResult, CustomerInfo, CustomerPage, LinkInfo
 from xref.audit import MAX_AUDIT_PAGE, AuditEntry, AuditLog, AuditPage, audit_cursor
 from xref.bulk import MatchSummary, run_bulk_match
@@ -102,6 +102,7 @@ __all__ = [
     "CandidateSearch",
     "IncrementalResult",
     "LinkOutcome",
+    "RemovedLinks",
     "MatchAction",
     "find_candidates",
     "match_one",

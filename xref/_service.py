@@ -23,7 +23,7 @@ from xref.assign import assign_golden_ids
 from xref.db import canonical_json
 from xref.matching import DECIDED_BY, Cluster, RecordKey
 
-__all__ = ["MAX_PAGE_SIZE", "LinkOutcome", "XrefService"]
+__all__ = ["MAX_PAGE_SIZE", "LinkOutcome", "RemovedLinks", "XrefService"]
 
 MAX_PAGE_SIZE: Final = 1000
 #: Ids per IN (...) so a huge request stays under both drivers' bind-parameter limits.
@@ -129,6 +129,19 @@ class LinkOutcome:
     @property
     def moved(self) -> bool:
         return self.previous_customer_id is not None and self.previous_customer_id != self.customer_id
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedLinks:
+    """What `XrefService.remove_links` did to one customer's links."""
+
+    customer_id: str
+    #: The links removed, as they were.
+    removed: tuple[LinkInfo, ...]
+    #: Asked for, but not linked to `customer_id` (any more): left as they are.
+    skipped: tuple[tuple[SystemName, str], ...]
+    #: The customer had no link left and is now retired (with nothing to merge into).
+    retired: bool
 
 
 class XrefService:
@@ -382,6 +395,34 @@ class XrefService:
             customer_created=created,
             retired_customer_id=previous if retired else None,
         )
+
+    @_invalidates
+    async def remove_links(self, customer_id: str, keys: Sequence[tuple[SystemName, str]]) -> RemovedLinks:
+        """Delete the links of `customer_id` to `keys`, records gone from their systems; one transaction.
+
+        For a repair, not a steward's split (`StewardActions.unlink_record` gives a record that
+        still exists a customer of its own). A key linked to another customer now (moved
+        since it was found) is skipped. A customer left without links is retired with nothing
+        to merge into, as `apply_clusters` retires one whose records are all gone.
+        """
+        wanted = list(dict.fromkeys((SystemName(system), str(record_id)) for system, record_id in keys))
+        now = utcnow()
+        removed: list[LinkInfo] = []
+        skipped: list[tuple[SystemName, str]] = []
+        async with self._sessions.begin() as session:
+            for system, record_id in wanted:
+                link = await session.scalar(
+                    select(Link).where(Link.system == str(system), Link.record_id == record_id).with_for_update()
+                )
+                if link is None or link.customer_id != customer_id:
+                    skipped.append((system, record_id))
+                    continue
+                removed.append(_link_info(link))
+                await session.delete(link)
+            await session.flush()
+            retired = await self._retire(session, {customer_id: None}, now, _IN_CHUNK) if removed else 0
+        return RemovedLinks(customer_id=customer_id, removed=tuple(removed), skipped=tuple(skipped),
+                            retired=bool(retired))
 
     @staticmethod
     def _place_link(

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from connectors import Address, CustomerStatus, SourceRecord, SystemName
+from resolvers.convert_lead import Provisioner, conversion_request_id
 from resolvers.ownership import DEFAULT_OWNERSHIP, Ownership
-from resolvers.reconcile import CHECKS, RunSummary, Snapshot, check
-from tests.support.fakes import make_record
-from xref import LinkInfo
+from resolvers.reconcile import CHECKS, LinkRepair, RunSummary, Snapshot, check, repair_links
+from resolvers.write_through import OwnWrites
+from tests.resolvers.test_convert_lead import HonoursRequestIds
+from tests.support.fakes import FakeConnector, make_record
+from xref import AuditLog, LinkInfo, XrefService, create_engine, create_sessions, upgrade
 from xref.reconcile_runs import check_counts_only
 
 SP, TW, QB = SystemName.SHAREPOINT, SystemName.TEAMWORK, SystemName.QUICKBOOKS
@@ -186,3 +193,110 @@ def test_addresses_compare_by_their_normalized_parts() -> None:
     summary = run({"c1": [a, b, c]})
 
     assert summary.attributes["address"].by_system == {TW: ["c1"]}
+
+
+# --- link repairs and a steward's work --------------------------------------------------------------
+
+
+def test_dangling_links_are_unlinked_and_missing_systems_provisioned() -> None:
+    active = replace(make_record(SP, "1", name="A"), status=CustomerStatus.ACTIVE)
+    billed = replace(make_record(QB, "7", name="C"), status=CustomerStatus.ACTIVE)
+    lead = replace(make_record(SP, "2", name="B"), status=CustomerStatus.LEAD)
+    summary = run({"active": [active], "billed": [billed], "lead": [lead], "ghost": []},
+                  extra_links={"billed": [(TW, "404")], "lead": [(TW, "405")], "ghost": [(QB, "406")]})
+
+    planned = {fix.customer_id: ([link.key for link in fix.unlink], list(fix.provision)) for fix in summary.link_repairs}
+
+    assert planned == {
+        "active": ([], [TW, QB]),
+        # Its only Teamwork record is gone: unlinked, then set up again (the missing check would ask next run).
+        "billed": ([(TW, "404")], [TW]),
+        "lead": ([(TW, "405")], []),  # not active: nothing to set up
+        "ghost": ([(QB, "406")], []),  # no record left: unlinking retires it
+    }
+    counts = summary.counts()["repairs"]
+    assert counts["links"] == {"unlink": {"quickbooks": 1, "teamwork": 2}, "provision": {"quickbooks": 1,
+                                                                                        "teamwork": 2}}
+    check_counts_only(counts)
+
+
+def test_duplicates_and_the_review_backlog_are_a_stewards_work_with_the_way_to_settle_them() -> None:
+    summary = run({"c1": [make_record(QB, "7", name="Acme"), make_record(QB, "9", name="Acme"),
+                          make_record(SP, "1", name="Acme")],
+                   "c2": [make_record(SP, "2", name="Bolt"), make_record(TW, "5", name="Bolt")]},
+                  review=frozenset({(TW, "5"), (TW, "99")}))
+
+    work = {(w.check, w.customer_id): w for w in summary.steward}
+
+    assert set(work) == {("duplicates", "c1"), ("review", "c2")}
+    duplicates, review = work[("duplicates", "c1")], work[("review", "c2")]
+    assert (duplicates.system, duplicates.record_ids, duplicates.reason) == (QB, ("7", "9"), "duplicates")
+    assert "unlinkRecord" in duplicates.message and "quickbooks" in duplicates.message
+    assert review.record_ids == ("teamwork:5",) and "resolveReview" in review.message
+    assert summary.link_repairs == [] and summary.repairs == []
+    assert summary.counts()["repairs"]["steward"] == {"duplicates": 1, "review": 1}
+
+
+class World:
+    def __init__(self, xref: XrefService, connectors: dict[SystemName, FakeConnector]) -> None:
+        self.xref, self.connectors, self.audit = xref, connectors, AuditLog(xref.sessions)
+
+    def provisioner(self) -> Provisioner:
+        return Provisioner(xref=self.xref, connectors=self.connectors, ownership=DEFAULT_OWNERSHIP,
+                           own_writes=OwnWrites(), decided_by="gateway:reconcile", created_by="reconcile")
+
+    async def repair(self, *repairs: LinkRepair) -> list[list[tuple[str, SystemName, str]]]:
+        outcomes = await repair_links(list(repairs), self.provisioner(), self.audit)
+        by_customer = {o.repair.customer_id: o for o in outcomes}
+        return [[(s.action, s.system, s.status) for s in by_customer[r.customer_id].steps] for r in repairs]
+
+    async def links(self, customer_id: str) -> list[LinkInfo]:
+        return (await self.xref.links_for([customer_id]))[customer_id]
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'xref.sqlite3'}")
+    await upgrade(engine)
+    yield World(XrefService(create_sessions(engine)), {s: FakeConnector(s) for s in SystemName})
+    await engine.dispose()
+
+
+async def test_provisioning_after_a_lost_answer_creates_nothing_twice(world: World) -> None:
+    quickbooks = HonoursRequestIds(QB)  # loses its first answer; a repeated request id gets the first record
+    world.connectors[QB] = quickbooks
+    world.connectors[SP].records["1"] = replace(make_record(SP, "1", name="Harbor Kites", email="ops@harbor.example"),
+                                                status=CustomerStatus.ACTIVE)
+    customer = (await world.xref.link_record(SP, "1", None, confidence=1.0, evidence={}, decided_by="test")).customer_id
+    planned = LinkRepair(customer, provision=(TW, QB))
+
+    first = await world.repair(planned)
+    second = await world.repair(planned)  # a re-run (its plan would name only QuickBooks now)
+
+    assert first == [[("provision", TW, "CREATED"), ("provision", QB, "FAILED")]]
+    assert second == [[("provision", TW, "ALREADY_LINKED"), ("provision", QB, "CREATED")]]
+    assert len(world.connectors[TW].records) == len(quickbooks.records) == 1
+    assert quickbooks.request_ids == [conversion_request_id(customer, QB)] * 2
+    assert {link.system for link in await world.links(customer)} == {SP, TW, QB}
+    assert all(link.decided_by == "gateway:reconcile" for link in await world.links(customer) if link.system != SP)
+    history = (await world.audit.history(customer, first=10)).entries
+    assert [e.mutation for e in history] == ["reconcile", "reconcile"]
+    assert history[1].outcomes["quickbooks"]["status"] == "FAILED"  # the first run's entry says what failed
+
+
+async def test_a_link_is_removed_only_while_its_record_is_still_gone(world: World) -> None:
+    world.connectors[SP].records["1"] = make_record(SP, "1", name="Harbor Kites")
+    customer = (await world.xref.link_record(SP, "1", None, confidence=1.0, evidence={}, decided_by="test")).customer_id
+    for record_id in ("404", "405"):
+        await world.xref.link_record(TW, record_id, customer, confidence=0.9, evidence={}, decided_by="test")
+    links = {link.record_id: link for link in await world.links(customer)}
+    world.connectors[TW].records["405"] = make_record(TW, "405", name="Harbor Kites")  # back (read late)
+
+    done = await world.repair(LinkRepair(customer, unlink=(links["404"], links["405"])))
+
+    assert sorted(done[0]) == [("unlink", TW, "KEPT"), ("unlink", TW, "UNLINKED")]
+    assert sorted(link.record_id for link in await world.links(customer)) == ["1", "405"]
+    [entry] = (await world.audit.history(customer, first=10)).entries
+    assert entry.changes[0] == {"attribute": "links", "before": ["sharepoint:1", "teamwork:404", "teamwork:405"],
+                                "after": ["sharepoint:1", "teamwork:405"]}
+    assert list(entry.outcomes) == ["teamwork:404"]

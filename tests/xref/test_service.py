@@ -295,3 +295,21 @@ async def test_read_cache_sweeps_out_expired_entries_once_it_grows(
     cached._evict_expired(now=50.0)
 
     assert set(cached._got) == {"cus_fresh"}
+
+
+async def test_removing_links_to_gone_records_retires_a_customer_left_without_any(service: XrefService) -> None:
+    await service.apply_clusters(clusters([(SP, "1"), (TW, "9")], [(QB, "58")], [(SP, "2")]))
+    kept, lone, elsewhere = (await service.customer_for(SP, "1"), await service.customer_for(QB, "58"),
+                             await service.customer_for(SP, "2"))
+    assert kept is not None and lone is not None
+
+    partly = await service.remove_links(kept, [(TW, "9"), (SP, "2")])  # SP 2 is another customer's: left alone
+    whole = await service.remove_links(lone, [(QB, "58")])
+
+    assert [link.key for link in partly.removed] == [(TW, "9")] and partly.skipped == ((SP, "2"),)
+    assert not partly.retired and await service.customer_for(SP, "2") == elsewhere
+    assert [link.key for link in (await service.get(kept)).links] == [(SP, "1")]  # type: ignore[union-attr]
+    assert whole.retired and await service.customer_for(QB, "58") is None
+    gone = await service.get(lone)
+    assert gone is not None and gone.links == () and gone.retired_at is not None and gone.merged_from == ()
+    assert (await service.remove_links(lone, [(QB, "58")])).removed == ()  # again: nothing left to remove
