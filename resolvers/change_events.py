@@ -81,8 +81,11 @@ def _source(connector: Connector) -> Connector:
 
 
 class ChangeProcessor:
-    """Applies change events (see the module docstring). One batch at a time per process, so the
-    dedupe check and the mark that follows it cannot interleave with another batch here."""
+    """Applies change events (see the module docstring). One batch at a time per system and process,
+    so the dedupe check and the mark that follows it cannot interleave with another batch of the
+    same system here; systems run side by side, so a long batch of one (many records to match)
+    does not hold back another's invalidation.
+    """
 
     def __init__(
         self,
@@ -101,11 +104,20 @@ class ChangeProcessor:
         self.region = region
         self.engine_settings = engine_settings
         self.totals = ChangeCounts()
-        self._lock = asyncio.Lock()
+        self._locks: dict[SystemName, asyncio.Lock] = {}
 
     async def process(self, events: Sequence[ChangeEvent]) -> ChangeCounts:
-        async with self._lock:
-            counts = await self._process(events)
+        by_system: dict[SystemName, list[ChangeEvent]] = {}
+        for event in events:
+            by_system.setdefault(event.system, []).append(event)
+
+        async def one_system(system: SystemName, batch: list[ChangeEvent]) -> ChangeCounts:
+            async with self._locks.setdefault(system, asyncio.Lock()):
+                return await self._process(batch)
+
+        counts = ChangeCounts()
+        for part in await asyncio.gather(*(one_system(s, b) for s, b in by_system.items())):
+            counts.add(part)
         self.totals.add(counts)
         if counts.received:
             log.info("change events handled", extra={f"events_{k}": v for k, v in counts.as_dict().items() if v})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors import (
+    SourceRecord,
     CacheSettings,
     CachedConnector,
     ChangeBatch,
@@ -205,3 +207,22 @@ async def test_polling_resumes_from_the_stored_checkpoint_after_a_restart(world:
     assert (after_restart.received, after_restart.new) == (1, 1)
     assert await world.xref.customer_for(TW, "50") is None  # older than tracking: the bulk run's business
     assert await world.xref.customer_for(TW, "52") is not None
+
+
+async def test_a_slow_batch_of_one_system_does_not_hold_back_another_systems_changes(world: World) -> None:
+    gate = asyncio.Event()
+    teamwork = world.fakes[TW]
+    read_teamwork = teamwork.fetch_many
+
+    async def slow_fetch_many(record_ids: Sequence[str]) -> list[SourceRecord | None]:
+        await gate.wait()  # Teamwork answering very slowly
+        return await read_teamwork(record_ids)
+
+    teamwork.fetch_many = slow_fetch_many  # type: ignore[method-assign]
+    processor = world.processor()
+    held = asyncio.create_task(processor.process([event("9", TW)]))
+    await asyncio.sleep(0.05)
+    counts = await asyncio.wait_for(processor.process([event("5")]), timeout=5)
+    assert counts.invalidated == 1 and not held.done()
+    gate.set()
+    assert (await held).invalidated == 1
