@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tempfile
+from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 
@@ -24,3 +28,17 @@ def add_keep_argument(parser: argparse.ArgumentParser) -> None:
 def report_console(out: TextIO = sys.stdout) -> Console:
     """Tables for people: full width on a terminal, 110 columns in a log."""
     return Console(file=out, highlight=False, width=None if out.isatty() else 110)
+
+
+def data_dir(args: argparse.Namespace, stack: ExitStack, bench: str) -> Path:
+    """`DIR/customers-N-seed-S` under `--keep DIR` (data reused next time), else under a temp dir
+    that `stack` removes."""
+    root = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"c360-bench-{bench}-")))
+    return Path(root) / f"customers-{args.customers}-seed-{args.seed}"
+
+
+def write_result_line(out: TextIO, result: Mapping[str, Any]) -> None:
+    """The bench's figures as one JSON object on the very last line (what scripts read)."""
+    out.flush()
+    out.write(json.dumps(result, separators=(",", ":"), default=str) + "\n")
+    out.flush()

@@ -27,11 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -45,7 +43,8 @@ from rich import box
 from rich.table import Table
 
 from bench._acceptance import acceptance_table
-from bench._args import add_data_arguments, add_keep_argument, report_console
+from bench._args import add_data_arguments, add_keep_argument, report_console, write_result_line
+from bench._args import data_dir as bench_data_dir
 from bench._data import prepare_data
 from bench._gateway import GatewayProcess, sandbox_env
 from bench.read import LATENCY_MS, LatencySandbox, post, run_match
@@ -219,9 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = sys.stdout
     console = report_console(out)
     with ExitStack() as stack:
-        root = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="c360-bench-events-")))
-        data_dir = root / f"customers-{args.customers}-seed-{args.seed}"
-        figures = measure(args, data_dir, root / f"{data_dir.name}-events", sys.stderr)
+        data_dir = bench_data_dir(args, stack, "events")
+        figures = measure(args, data_dir, data_dir.parent / f"{data_dir.name}-events", sys.stderr)
 
     hooks, polls = figures["webhooks"], figures["polling"]
     console.print(scenario_table("Change visible through the gateway, webhooks on", hooks))
@@ -250,9 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(acceptance_table(checks, issue=7))
     if reconcile:
         console.print(f"reconcile: {reconcile.get('reconcile_seconds')} s over {args.customers:,} customers")
-    out.flush()
-    out.write(json.dumps({**flat, "acceptance": checks}, separators=(",", ":"), default=str) + "\n")
-    out.flush()
+    write_result_line(out, {**flat, "acceptance": checks})
     return 0
 
 

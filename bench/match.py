@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import resource
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from bench._args import write_result_line
 from bench._data import ground_truth_path, prepare_data
 from bench._sandbox import SandboxProcess
 from connectors import SystemName
@@ -300,9 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "acceptance": checks,
         "acceptance_met": all(verdicts) if verdicts else None,
     }
-    out.flush()
-    out.write(json.dumps(result, separators=(",", ":")) + "\n")
-    out.flush()
+    write_result_line(out, result)
     return 0
 
 

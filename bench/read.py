@@ -31,7 +31,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Coroutine, Mapping, Sequence
@@ -45,7 +44,8 @@ from rich import box
 from rich.table import Table
 
 from bench._acceptance import acceptance_table
-from bench._args import add_data_arguments, add_keep_argument, report_console
+from bench._args import add_data_arguments, add_keep_argument, report_console, write_result_line
+from bench._args import data_dir as bench_data_dir
 from bench._data import prepare_data
 from bench._gateway import GatewayProcess, sandbox_env
 from bench._load import (
@@ -598,8 +598,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = sys.stdout
     console = report_console(out)
     with ExitStack() as stack:
-        root = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="c360-bench-read-")))
-        data_dir = root / f"customers-{args.customers}-seed-{args.seed}"
+        data_dir = bench_data_dir(args, stack, "read")
         figures = measure(args, data_dir, sys.stderr)
 
     scenarios = figures["scenarios"]
@@ -653,9 +652,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "acceptance": checks,
         "acceptance_met": all(verdicts) if verdicts else None,
     }
-    out.flush()
-    out.write(json.dumps(result, separators=(",", ":"), default=str) + "\n")
-    out.flush()
+    write_result_line(out, result)
     return 0
 
 

@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -34,7 +33,8 @@ import psutil
 from rich import box
 from rich.table import Table
 
-from bench._args import add_data_arguments, add_keep_argument, report_console
+from bench._args import add_data_arguments, add_keep_argument, report_console, write_result_line
+from bench._args import data_dir as bench_data_dir
 from bench._data import prepare_data
 from bench._gateway import sandbox_env
 from bench.read import LATENCY_MS, LatencySandbox, run_match
@@ -150,8 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = sys.stdout
     console = report_console(out)
     with ExitStack() as stack:
-        root = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="c360-bench-reconcile-")))
-        data_dir = root / f"customers-{args.customers}-seed-{args.seed}"
+        data_dir = bench_data_dir(args, stack, "reconcile")
         figures = measure(args, data_dir, sys.stderr)
 
     console.print(figures_table(figures))
@@ -163,9 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if args.customers == 10_000:
         result["reconcile_10k_seconds"] = figures["reconcile_seconds"]
-    out.flush()
-    out.write(json.dumps(result, separators=(",", ":"), default=str) + "\n")
-    out.flush()
+    write_result_line(out, result)
     return 0
 
 

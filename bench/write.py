@@ -29,7 +29,6 @@ import asyncio
 import json
 import shutil
 import sys
-import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -42,7 +41,8 @@ from rich import box
 from rich.table import Table
 
 from bench._acceptance import acceptance_table
-from bench._args import add_data_arguments, add_keep_argument, report_console
+from bench._args import add_data_arguments, add_keep_argument, report_console, write_result_line
+from bench._args import data_dir as bench_data_dir
 from bench._data import prepare_data
 from bench._gateway import GatewayProcess, sandbox_env
 from bench._load import LoadResult, Reply, UpstreamCounter, run_load
@@ -402,9 +402,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = sys.stdout
     console = report_console(out)
     with ExitStack() as stack:
-        root = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="c360-bench-write-")))
-        data_dir = root / f"customers-{args.customers}-seed-{args.seed}"
-        figures = measure(args, data_dir, root / f"{data_dir.name}-write", sys.stderr)
+        data_dir = bench_data_dir(args, stack, "write")
+        figures = measure(args, data_dir, data_dir.parent / f"{data_dir.name}-write", sys.stderr)
 
     for key in ("serial", "cold", "load"):
         console.print(scenario_table(figures[key]))
@@ -435,9 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "acceptance": checks,
         "acceptance_met": all(verdicts) if verdicts else None,
     }
-    out.flush()
-    out.write(json.dumps(result, separators=(",", ":"), default=str) + "\n")
-    out.flush()
+    write_result_line(out, result)
     return 0
 
 

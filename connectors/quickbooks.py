@@ -184,14 +184,12 @@ class QuickBooksConnector:
                 found.setdefault(str(raw["Id"]), self._record(raw))
         return sorted(found.values(), key=lambda r: int(r.id))
 
-    async def create(self, changes: RecordChanges, *, request_id: str | None = None) -> SourceRecord:
-        """Create a customer; `request_id` (else the one set by `create_request_id`, else a new one) is
-        the `requestid` QuickBooks deduplicates on: the same id again returns the first customer.
-
-        Give a stable id when the caller may repeat the create after losing the answer (a
-        re-run workflow); the retries inside this call always reuse the id of this call.
+    async def create(self, changes: RecordChanges) -> SourceRecord:
+        """Create a customer. The `requestid` QuickBooks deduplicates on is the one a caller set with
+        `create_request_id` (a re-run workflow that may repeat a create whose answer was lost),
+        else a new one; the retries inside this call always reuse the id of this call.
         """
-        requestid = request_id or current_create_request_id() or uuid.uuid4().hex
+        requestid = current_create_request_id() or uuid.uuid4().hex
         body = await self._call(
             "POST", "/customer", params={"requestid": requestid},
             json=customer_body(changes, creating=True), idempotent=True,

@@ -173,18 +173,24 @@ def link_repairs_table(summary: RunSummary, shown: int = _SHOWN_REPAIRS) -> Tabl
     return table
 
 
-def link_outcome_table(summary: RunSummary) -> Table:
-    counts = summary.outcome.link_counts() if summary.outcome is not None else {}
+def _status_table(title: str, first: str, counts: Mapping[str, Mapping[str, Mapping[str, int]]]) -> Table:
+    """Records per status, one row per (`first`, system): the shape of both repair tables."""
     statuses = sorted({status for systems in counts.values() for cell in systems.values() for status in cell})
-    table = Table(title="Link repairs made (records per status)", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("repair")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column(first)
     table.add_column("system")
     for status in statuses:
         table.add_column(status, justify="right")
-    for action, systems in sorted(counts.items(), reverse=True):
+    for key, systems in counts.items():
         for system, cell in sorted(systems.items()):
-            table.add_row(action, system, *(f"{cell.get(s, 0):,}" for s in statuses))
+            table.add_row(key, system, *(f"{cell.get(s, 0):,}" for s in statuses))
     return table
+
+
+def link_outcome_table(summary: RunSummary) -> Table:
+    counts = summary.outcome.link_counts() if summary.outcome is not None else {}
+    return _status_table("Link repairs made (records per status)", "repair",
+                         dict(sorted(counts.items(), reverse=True)))
 
 
 def steward_lines(summary: RunSummary) -> list[str]:
@@ -204,16 +210,7 @@ def steward_lines(summary: RunSummary) -> list[str]:
 
 def outcome_table(summary: RunSummary) -> Table:
     counts = summary.outcome.counts() if summary.outcome is not None else {}
-    statuses = sorted({status for systems in counts.values() for cell in systems.values() for status in cell})
-    table = Table(title="Repairs written (records per status)", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("attribute")
-    table.add_column("system")
-    for status in statuses:
-        table.add_column(status, justify="right")
-    for attribute, systems in counts.items():
-        for system, cell in systems.items():
-            table.add_row(attribute, system, *(f"{cell.get(s, 0):,}" for s in statuses))
-    return table
+    return _status_table("Repairs written (records per status)", "attribute", counts)
 
 
 def run_json(summary: RunSummary, counts: Mapping[str, Any], stored: ReconcileRunInfo | None,

@@ -206,7 +206,7 @@ class WriteThrough:
                 continue
             part = changes_for(changes, link.system, linked, self.ownership)
             if link is not primary[link.system]:
-                unique: frozenset[str] = getattr(self.connectors[link.system], "unique_attributes", frozenset())
+                unique = self.connectors[link.system].unique_attributes
                 part = RecordChanges(**{n: getattr(part, n) for n in set_attributes(part) if n not in unique})
             if not part.is_empty():
                 targets.append(_Target(link, part))
@@ -291,7 +291,7 @@ class WriteThrough:
         the system only consumes follows its publisher by policy, so the gateway's value is
         the one it should hold whatever it holds now.
         """
-        if getattr(connector, "conditional_writes", True):
+        if connector.conditional_writes:
             return True
         system = target.link.system
         return any(

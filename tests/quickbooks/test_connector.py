@@ -294,11 +294,13 @@ async def test_a_create_repeated_with_the_same_request_id_returns_the_same_custo
     qbo: Any, conn: QuickBooksConnector
 ) -> None:
     """A workflow re-run after a lost answer repeats its create with a stable id; QuickBooks creates once."""
-    first = await conn.create(RecordChanges(name="Stable Request LLC"), request_id="convert-c1-quickbooks")
-    again = await conn.create(RecordChanges(name="Stable Request LLC"), request_id="convert-c1-quickbooks")
-    with create_request_id("convert-c1-quickbooks"):  # the same id, set around wrappers that only know the protocol
+    with create_request_id("convert-c1-quickbooks"):  # set around wrappers that only know the protocol
+        first = await conn.create(RecordChanges(name="Stable Request LLC"))
+        again = await conn.create(RecordChanges(name="Stable Request LLC"))
+    with create_request_id("convert-c1-quickbooks"):  # the same id, set again by a re-run
         through_context = await conn.create(RecordChanges(name="Stable Request LLC"))
-    other = await conn.create(RecordChanges(name="Other Request LLC"), request_id="convert-c2-quickbooks")
+    with create_request_id("convert-c2-quickbooks"):
+        other = await conn.create(RecordChanges(name="Other Request LLC"))
 
     assert again.id == through_context.id == first.id != other.id
     assert qbo.query("select count(*) from Customer").json()["QueryResponse"]["totalCount"] == 2

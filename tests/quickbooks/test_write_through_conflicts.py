@@ -24,6 +24,8 @@ class RacedConnector:
     def __init__(self, inner: QuickBooksConnector, qbo: Qbo, their_change: dict[str, Any]) -> None:
         self.inner = inner
         self.system = inner.system
+        self.conditional_writes = inner.conditional_writes
+        self.unique_attributes = inner.unique_attributes
         self._qbo = qbo
         self._their_change = their_change
         self.updates = 0
